@@ -1,0 +1,93 @@
+"""Tessera: an OAuth 2.0 / OpenID Connect authorization server and photo resource server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import load_config
+from app.extensions import csrf, db, limiter, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: config, extensions, blueprints, CLI, error handlers, headers."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("FLASK_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_error_handlers(app)
+    register_response_headers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (registers the tables on db.metadata)
+    from app.account.principal import configure_login_manager
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    login_manager.init_app(app)
+    configure_login_manager(login_manager)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside one writer; the busy timeout makes writers queue, not fail."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.account.routes import bp as account_bp
+    from app.health import bp as health_bp
+
+    app.register_blueprint(account_bp)
+    app.register_blueprint(health_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import users_cli
+
+    app.cli.add_command(users_cli)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_response_headers(app: Flask) -> None:
+    from app.security import apply_security_headers
+
+    https = app.config["OAUTH_ISSUER"].startswith("https://")
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        return apply_security_headers(response, https=https)
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,1 @@
+"""Browser sign-in: login, logout and the signed-in user."""

@@ -1,0 +1,13 @@
+"""Forms of the account pages (Flask-WTF: every form carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    # The upper bound stops long-password hashing costs before argon2 runs.
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])

@@ -1,0 +1,49 @@
+"""The signed-in user as Flask-Login sees it.
+
+Flask-Login stores ``get_id()`` in the session cookie. We give it the sign-in token rather than
+the user id (Flask-Login's "alternative tokens"), so every request is checked against the
+server-side ``LoginSession`` row and ending that row ends the sign-in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import LoginManager, UserMixin
+
+from app.models import LoginSession, User
+from app.services import login_sessions
+
+
+class SignedInUser(UserMixin):  # type: ignore[misc]
+    def __init__(self, token: str, login: LoginSession) -> None:
+        self.token = token
+        self.user: User = login.user
+        self.authenticated_at: datetime = login.authenticated_at
+
+    def get_id(self) -> str:
+        return self.token
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.is_admin
+
+
+def load_signed_in_user(token: str) -> SignedInUser | None:
+    login = login_sessions.resolve(token)
+    return SignedInUser(token, login) if login else None
+
+
+def configure_login_manager(manager: LoginManager) -> None:
+    manager.user_loader(load_signed_in_user)
+    manager.login_view = "account.login"
+    manager.login_message = None
+    manager.session_protection = "basic"

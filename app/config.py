@@ -1,0 +1,159 @@
+"""Configuration: one table of defaults, then instance/config.py, then ``FLASK_*`` variables.
+
+Every setting is documented in the README table. ``load_config`` fills ``app.config`` and
+``validate`` fails fast at start-up with a :class:`ConfigError` naming the offending key, so a
+bad deployment never gets as far as serving a request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    # Secrets and storage
+    "SECRET_KEY": None,  # generated into instance/secret_key on first start when unset
+    "SQLALCHEMY_DATABASE_URI": None,  # sqlite:///<instance>/tessera.sqlite when unset
+    "SQLITE_BUSY_TIMEOUT_MS": 15_000,
+    # Protocol
+    "OAUTH_ISSUER": "http://127.0.0.1:5000",
+    # Sign-in
+    "LOGIN_SESSION_LIFETIME": 12 * 3600,  # seconds a sign-in lasts, absolute
+    "PASSWORD_MIN_LENGTH": 8,
+    "PASSWORD_MAX_LENGTH": 1024,
+    "LOGIN_LIMIT_PER_ACCOUNT": "10 per 10 minutes",
+    "LOGIN_LIMIT_PER_IP": "60 per 10 minutes",
+    # Rate-limit storage: memory:// per worker; redis://host:6379/0 to share across workers/hosts
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_KEY_PREFIX": "tessera",
+    # HTTP
+    # Request bodies above this many bytes are a 413 before anything parses them (a 1 MB
+    # password never reaches argon2). Upload routes raise it for themselves.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "PROXY_FIX_X_FOR": 0,  # trusted proxies in front of us that set X-Forwarded-For
+    "WTF_CSRF_TIME_LIMIT": None,  # CSRF tokens live as long as the session
+}
+
+LOOPBACK_HOSTS = {"localhost"}
+SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message starts with its key."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config`` in precedence order, then derive and validate."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if overrides:
+        app.config.from_mapping(overrides)
+    _derive(app)
+    validate(app.config)
+
+
+def _derive(app: Flask) -> None:
+    """Fill settings whose defaults depend on others or on the instance folder."""
+    config = app.config
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path) / "secret_key")
+    uri = config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{app.instance_path}/tessera.sqlite"
+    config["SQLALCHEMY_DATABASE_URI"] = normalize_database_uri(uri)
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(config))
+    config["OAUTH_ISSUER"] = str(config["OAUTH_ISSUER"]).rstrip("/")
+    secure = config["OAUTH_ISSUER"].startswith("https://")
+    config["SESSION_COOKIE_SECURE"] = secure
+    config["SESSION_COOKIE_NAME"] = "__Host-tessera" if secure else "tessera"
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["PERMANENT_SESSION_LIFETIME"] = config["LOGIN_SESSION_LIFETIME"]
+    config["REMEMBER_COOKIE_DURATION"] = 0
+
+
+def _instance_secret_key(path: Path) -> str:
+    """Read the instance's secret key, creating it (mode 0600) on first start.
+
+    Several gunicorn workers may start at once: O_EXCL makes exactly one of them write it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def normalize_database_uri(uri: str) -> str:
+    """Accept the common ``postgres://`` spellings and route them to psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-backend engine settings: SQLite waits for locks, PostgreSQL checks pooled links."""
+    uri = str(config["SQLALCHEMY_DATABASE_URI"])
+    if uri.startswith("sqlite"):
+        timeout = int(config["SQLITE_BUSY_TIMEOUT_MS"]) / 1000
+        return {"connect_args": {"timeout": timeout}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Raise ConfigError for the first invalid setting."""
+    _validate_issuer(str(config["OAUTH_ISSUER"]))
+    if len(str(config["SECRET_KEY"])) < 32:
+        raise ConfigError("SECRET_KEY", "must be at least 32 characters")
+    uri = str(config["SQLALCHEMY_DATABASE_URI"])
+    if not uri.startswith(SQLALCHEMY_SCHEMES):
+        raise ConfigError("SQLALCHEMY_DATABASE_URI", "use sqlite:/// or postgresql+psycopg://")
+    storage = str(config["RATELIMIT_STORAGE_URI"])
+    if not storage.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
+        raise ConfigError("RATELIMIT_STORAGE_URI", "use memory:// or redis://host:port/db")
+    for key in ("LOGIN_SESSION_LIFETIME", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_LENGTH"):
+        if not isinstance(config[key], int) or config[key] <= 0:
+            raise ConfigError(key, "must be a positive integer")
+    if config["PASSWORD_MIN_LENGTH"] > config["PASSWORD_MAX_LENGTH"]:
+        raise ConfigError("PASSWORD_MIN_LENGTH", "must not exceed PASSWORD_MAX_LENGTH")
+    if not isinstance(config["PROXY_FIX_X_FOR"], int) or config["PROXY_FIX_X_FOR"] < 0:
+        raise ConfigError("PROXY_FIX_X_FOR", "must be a non-negative integer")
+
+
+def _validate_issuer(issuer: str) -> None:
+    """RFC 8414 §2: an https URL with no query or fragment; http only on loopback."""
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("OAUTH_ISSUER", "must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ConfigError("OAUTH_ISSUER", "must not have a query or fragment (RFC 8414 §2)")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError("OAUTH_ISSUER", "plain http is refused unless the host is loopback")

@@ -1,0 +1,136 @@
+"""One error vocabulary, mapped to HTTP once.
+
+Domain code raises :class:`TesseraError` subclasses (or werkzeug's HTTP exceptions);
+``register_error_handlers`` renders them as JSON ``{"error", "error_description"}`` under the
+API and OAuth paths and as an HTML page elsewhere. No response ever carries a traceback or
+SQL text: unexpected exceptions are logged and answered with a generic 500.
+
+    TesseraError
+     ├── ValidationError        400 invalid_request
+     └── ServiceUnavailable     503 temporarily_unavailable
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+# Paths answered in JSON (clients, not browsers, call them).
+JSON_PATH_PREFIXES = (
+    "/api/",
+    "/oauth/",
+    "/.well-known/",
+    "/token",
+    "/revoke",
+    "/introspect",
+    "/userinfo",
+    "/jwks",
+    "/healthz",
+)
+
+# RFC 6749 §5.2 / §4.1.2.1 codes where they fit, plain names otherwise.
+ERROR_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    429: "too_many_requests",
+    500: "server_error",
+    503: "temporarily_unavailable",
+}
+
+FRIENDLY_TITLES = {
+    400: "That request did not make sense",
+    401: "Please sign in",
+    403: "You cannot open this page",
+    404: "Page not found",
+    405: "That method is not allowed here",
+    413: "That was too large",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+    503: "Temporarily unavailable",
+}
+
+
+class TesseraError(Exception):
+    """Base of the errors the domain raises for a client or user to see."""
+
+    status = 400
+    error = "invalid_request"
+
+    def __init__(self, description: str, *, error: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        if error:
+            self.error = error
+
+
+class ValidationError(TesseraError):
+    """Input that breaks a rule; the description says which."""
+
+
+class ServiceUnavailable(TesseraError):
+    status = 503
+    error = "temporarily_unavailable"
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PATH_PREFIXES)
+
+
+def error_response(
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Render one error in the shape the caller expects (JSON or HTML)."""
+    if wants_json():
+        response = jsonify(error=error, error_description=description)
+    else:
+        title = FRIENDLY_TITLES.get(status, "Something went wrong")
+        html = render_template("errors/error.html", status=status, title=title, message=description)
+        response = Response(html, mimetype="text/html")
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers: dict[str, str] = {}
+    if exc.response is not None and exc.response.headers:
+        headers = {k: v for k, v in exc.response.headers.items() if k.lower() != "content-type"}
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    description = exc.description or FRIENDLY_TITLES.get(status, "")
+    return error_response(status, ERROR_CODES.get(status, "error"), description, headers)
+
+
+def _handle_tessera_error(exc: TesseraError) -> Response:
+    headers = {"Retry-After": "5"} if exc.status == 503 else None
+    return error_response(exc.status, exc.error, exc.description, headers)
+
+
+def _handle_database_down(exc: OperationalError) -> Response:
+    current_app.logger.error("database unavailable: %s", exc.orig.__class__.__name__)
+    return error_response(
+        503,
+        "temporarily_unavailable",
+        "The service is briefly unavailable; please retry.",
+        {"Retry-After": "5"},
+    )
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "server_error", "An unexpected error occurred.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(TesseraError, _handle_tessera_error)
+    app.register_error_handler(OperationalError, _handle_database_down)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,18 @@
+"""Liveness probe for load balancers: ``/healthz`` answers 200 when the database answers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+
+from app.extensions import db
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 ``{"status": "ok"}`` when the database answers; 503 JSON otherwise."""
+    db.session.execute(text("SELECT 1"))
+    return jsonify(status="ok")

@@ -1,0 +1,133 @@
+"""Creating, finding and authenticating users."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import delete, select
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import LoginSession, User
+from app.security import (
+    burn_password_check,
+    hash_password,
+    password_needs_rehash,
+    verify_password,
+)
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    email: str
+    password: str
+    is_admin: bool = False
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def validate_username(username: str) -> str:
+    name = normalize_username(username)
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise ValidationError(
+            "username must be 2-64 characters: letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def validate_email_address(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError(f"invalid email: {exc}") from exc
+
+
+def validate_password(password: str) -> str:
+    low = current_app.config["PASSWORD_MIN_LENGTH"]
+    high = current_app.config["PASSWORD_MAX_LENGTH"]
+    if not password:
+        raise ValidationError("password must not be empty")
+    if len(password) < low:
+        raise ValidationError(f"password must be at least {low} characters")
+    if len(password) > high:
+        raise ValidationError(f"password must be at most {high} characters")
+    return password
+
+
+def create_user(new: NewUser) -> User:
+    """Validate and store a user; raises ValidationError and stores nothing on bad input."""
+    username = validate_username(new.username)
+    email = validate_email_address(new.email)
+    password = validate_password(new.password)
+    if find_by_username(username) is not None:
+        raise ValidationError(f"username {username!r} is already taken")
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ValidationError(f"email {email!r} is already registered")
+    user = User(
+        username=username, email=email, password_hash=hash_password(password), is_admin=new.is_admin
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def find_by_username(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == normalize_username(username)))
+
+
+def get_user(username: str) -> User:
+    user = find_by_username(username)
+    if user is None:
+        raise ValidationError(f"no user named {normalize_username(username)!r}")
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Return the active user whose password matches, else None.
+
+    Unknown users, wrong passwords and disabled accounts cost the same argon2 time and give
+    the same answer. Hashes made with weaker parameters are upgraded on success.
+    """
+    if len(password) > current_app.config["PASSWORD_MAX_LENGTH"]:
+        return None
+    user = find_by_username(username)
+    if user is None:
+        burn_password_check(password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        return None
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+def set_password(username: str, password: str) -> User:
+    """Replace a password and end every sign-in of that user."""
+    user = get_user(username)
+    user.password_hash = hash_password(validate_password(password))
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    db.session.commit()
+    return user
+
+
+def disable_user(username: str) -> User:
+    """Disable an account and end its sign-ins at once."""
+    user = get_user(username)
+    user.is_active = False
+    db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    db.session.commit()
+    return user

@@ -1,0 +1,188 @@
+"""Signing in and out through /login and /logout (SECURITY.md group J)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.helpers import AuthActions, csrf_token_from
+
+
+def session_cookie(client: FlaskClient) -> str | None:
+    cookie = client.get_cookie("tessera")
+    return cookie.value if cookie else None
+
+
+def test_login_page_has_labelled_fields_and_sign_in_button(client: FlaskClient) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    assert '<label for="username">Username</label>' in html
+    assert '<label for="password">Password</label>' in html
+    assert ">Sign in</button>" in html
+    assert 'name="csrf_token"' in html
+
+
+def test_sign_in_redirects_to_next_and_shows_the_user(
+    client: FlaskClient, auth: AuthActions, bob: object
+) -> None:
+    response = auth.login(next_path="/%3Fwelcome%3D1")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/?welcome=1"
+    assert "Signed in as <strong>bob</strong>" in client.get("/").get_data(as_text=True)
+
+
+def test_username_is_case_insensitive(auth: AuthActions, bob: object) -> None:
+    assert auth.login(username="BoB").status_code == 303
+
+
+@pytest.mark.parametrize(
+    "next_path",
+    [
+        "//evil.test",
+        "/\\evil.test",
+        "https://evil.test",
+        "%2F%2Fevil.test",
+        "/%2F/evil.test",
+        "%252F%252Fevil.test",
+        "/%5Cevil.test",
+        "javascript:alert(1)",
+        "/%09/evil.test",
+        "http:/evil.test",
+    ],
+)
+def test_next_cannot_leave_the_site(auth: AuthActions, bob: object, next_path: str) -> None:
+    from urllib.parse import quote
+
+    response = auth.login(next_path=quote(next_path, safe=""))
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(
+    client: FlaskClient, auth: AuthActions, bob: object
+) -> None:
+    wrong_password = auth.login(password="not the password")
+    unknown_user = auth.login(username="mallory")
+    assert wrong_password.status_code == unknown_user.status_code == 200
+    body_a = wrong_password.get_data(as_text=True)
+    body_b = unknown_user.get_data(as_text=True)
+    assert "Invalid username or password." in body_a
+    strip = csrf_token_from(body_a), csrf_token_from(body_b)
+    assert body_a.replace(strip[0], "").replace("bob", "X") == body_b.replace(strip[1], "").replace(
+        "mallory", "X"
+    )
+    assert session_cookie(client) is None or "Signed in" not in client.get("/").get_data(
+        as_text=True
+    )
+
+
+def test_disabled_user_cannot_sign_in(auth: AuthActions, users: UserFactory) -> None:
+    users.create("carol")
+    users.disable("carol")
+    response = auth.login(username="carol")
+    assert response.status_code == 200
+    assert "Invalid username or password." in response.get_data(as_text=True)
+
+
+def test_session_identifier_changes_at_sign_in(
+    client: FlaskClient, auth: AuthActions, bob: object
+) -> None:
+    token = auth.login_form()
+    before = session_cookie(client)
+    assert before is not None
+    client.post("/login", data={"username": "bob", "password": DEFAULT_PASSWORD, "csrf_token": token})
+    after = session_cookie(client)
+    assert after and after != before
+    # Someone holding the pre-login cookie is not signed in.
+    attacker = client.application.test_client()
+    attacker.set_cookie("tessera", before)
+    assert "Signed in as" not in attacker.get("/").get_data(as_text=True)
+
+
+def test_sign_out_ends_the_session_even_for_a_copied_cookie(
+    client: FlaskClient, auth: AuthActions, bob: object
+) -> None:
+    auth.login()
+    copied = session_cookie(client)
+    assert copied
+    response = auth.logout()
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login"
+    replay = client.application.test_client()
+    replay.set_cookie("tessera", copied)
+    assert "Signed in as" not in replay.get("/").get_data(as_text=True)
+
+
+def test_disabling_a_user_ends_their_sign_in(
+    client: FlaskClient, auth: AuthActions, users: UserFactory, bob: object
+) -> None:
+    auth.login()
+    assert "Signed in as" in client.get("/").get_data(as_text=True)
+    users.disable("bob")
+    assert "Signed in as" not in client.get("/").get_data(as_text=True)
+
+
+def test_sign_in_without_csrf_token_is_refused(client: FlaskClient, bob: object) -> None:
+    client.get("/login")
+    response = client.post("/login", data={"username": "bob", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 400
+    assert "Signed in as" not in client.get("/").get_data(as_text=True)
+
+
+def test_logout_requires_post(client: FlaskClient) -> None:
+    assert client.get("/logout").status_code == 405
+
+
+def test_one_megabyte_password_is_refused_quickly(
+    client: FlaskClient, auth: AuthActions, bob: object
+) -> None:
+    token = auth.login_form()
+    started = time.perf_counter()
+    response = client.post(
+        "/login", data={"username": "bob", "password": "a" * 1_000_000, "csrf_token": token}
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 413
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert elapsed < 5  # generous: a guard against hashing 1 MB, not a benchmark
+
+
+def test_long_but_allowed_password_fails_cleanly(auth: AuthActions, bob: object) -> None:
+    response = auth.login(password="a" * 5000)
+    assert response.status_code == 200
+    assert "Invalid username or password." in response.get_data(as_text=True)
+
+
+class TestThrottle:
+    """Sign-in attempts are limited per account and per client IP (LS-04)."""
+
+    @pytest.fixture
+    def app_config(self, app_config: dict[str, object]) -> dict[str, object]:
+        return app_config | {"LOGIN_LIMIT_PER_ACCOUNT": "3 per hour", "LOGIN_LIMIT_PER_IP": "5 per hour"}
+
+    def test_account_is_throttled_after_repeated_failures(
+        self, client: FlaskClient, auth: AuthActions, bob: object
+    ) -> None:
+        for _ in range(3):
+            assert auth.login(password="wrong password!").status_code == 200
+        response = auth.login()  # even the right password waits for the window
+        assert response.status_code == 429
+        assert "Retry-After" in response.headers
+        assert "Too many attempts" in response.get_data(as_text=True)
+        assert "Signed in as" not in client.get("/").get_data(as_text=True)
+
+    def test_account_throttle_is_per_account(self, auth: AuthActions, users: UserFactory) -> None:
+        users.create("bob")
+        users.create("carol")
+        for _ in range(3):
+            auth.login(username="bob", password="wrong password!")
+        assert auth.login(username="carol").status_code == 303
+
+    def test_client_ip_is_throttled_across_accounts(self, auth: AuthActions, bob: object) -> None:
+        statuses = [auth.login(username=f"user{i}", password="wrong password!").status_code for i in range(6)]
+        assert statuses == [200] * 5 + [429]
+
+    def test_viewing_the_form_is_not_throttled(self, client: FlaskClient) -> None:
+        assert all(client.get("/login").status_code == 200 for _ in range(10))
