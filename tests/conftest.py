@@ -8,7 +8,6 @@ With CI=true a missing backend, Redis or browser is a failure, not a skip.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from app import create_app
 from app.extensions import db
 from tests.factories import UserFactory
 from tests.helpers import AuthActions, skip_or_fail, throwaway_postgres_database
+from tests.live import LiveServer
 
 SECRET_KEY = "test-secret-key-" + "x" * 32
 
@@ -39,7 +39,9 @@ def database_url(
         return
     base_url = os.environ.get("TEST_DATABASE_URL")
     if not base_url:
-        skip_or_fail("PostgreSQL tests need TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1/test)")
+        skip_or_fail(
+            "PostgreSQL tests need TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1/test)"
+        )
     with throwaway_postgres_database(base_url) as url:
         _migrate(url)
         yield url
@@ -62,12 +64,16 @@ def instance_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def app_config(database_url: str) -> dict[str, Any]:
-    """Settings for the test app; tests may change them before asking for ``app``."""
+    """Settings for the test app; tests may change them before asking for ``app``.
+
+    The throttles are wide here (one test client is one IP); tests of the throttle narrow them.
+    """
     return {
         "TESTING": True,
         "SECRET_KEY": SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "RATELIMIT_KEY_PREFIX": "t" + secrets.token_hex(6),
+        "LOGIN_LIMIT_PER_ACCOUNT": "1000 per minute",
+        "LOGIN_LIMIT_PER_IP": "1000 per minute",
     }
 
 
@@ -102,3 +108,25 @@ def auth(client: FlaskClient) -> AuthActions:
 @pytest.fixture
 def bob(users: UserFactory) -> Any:
     return users.create("bob")
+
+
+def live_settings(app_config: dict[str, Any], instance_path: Path) -> dict[str, str]:
+    """The test app's settings as FLASK_* variables for a server or CLI subprocess."""
+    env = {f"FLASK_{key}": str(value) for key, value in app_config.items() if key != "TESTING"}
+    return env | {"FLASK_INSTANCE_PATH": str(instance_path)}
+
+
+@pytest.fixture
+def cli_env(app: Flask, app_config: dict[str, Any], instance_path: Path) -> dict[str, str]:
+    return live_settings(app_config, instance_path)
+
+
+@pytest.fixture
+def live_server(
+    app: Flask, app_config: dict[str, Any], instance_path: Path, tmp_path: Path
+) -> Iterator[LiveServer]:
+    """Tessera under gunicorn (2 workers) on the test's database; rows are cleaned by ``app``."""
+    server = LiveServer(live_settings(app_config, instance_path), tmp_path / "gunicorn.log")
+    server.start()
+    yield server
+    server.stop()

@@ -17,8 +17,10 @@ from werkzeug.test import TestResponse
 
 from tests.factories import DEFAULT_PASSWORD
 
-CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                        r'name="csrf_token" value="([^"]+)"')
+CSRF_INPUT = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 def running_in_ci() -> bool:

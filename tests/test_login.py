@@ -92,7 +92,9 @@ def test_session_identifier_changes_at_sign_in(
     token = auth.login_form()
     before = session_cookie(client)
     assert before is not None
-    client.post("/login", data={"username": "bob", "password": DEFAULT_PASSWORD, "csrf_token": token})
+    client.post(
+        "/login", data={"username": "bob", "password": DEFAULT_PASSWORD, "csrf_token": token}
+    )
     after = session_cookie(client)
     assert after and after != before
     # Someone holding the pre-login cookie is not signed in.
@@ -160,7 +162,10 @@ class TestThrottle:
 
     @pytest.fixture
     def app_config(self, app_config: dict[str, object]) -> dict[str, object]:
-        return app_config | {"LOGIN_LIMIT_PER_ACCOUNT": "3 per hour", "LOGIN_LIMIT_PER_IP": "5 per hour"}
+        return app_config | {
+            "LOGIN_LIMIT_PER_ACCOUNT": "3 per hour",
+            "LOGIN_LIMIT_PER_IP": "5 per hour",
+        }
 
     def test_account_is_throttled_after_repeated_failures(
         self, client: FlaskClient, auth: AuthActions, bob: object
@@ -181,7 +186,10 @@ class TestThrottle:
         assert auth.login(username="carol").status_code == 303
 
     def test_client_ip_is_throttled_across_accounts(self, auth: AuthActions, bob: object) -> None:
-        statuses = [auth.login(username=f"user{i}", password="wrong password!").status_code for i in range(6)]
+        statuses = [
+            auth.login(username=f"user{i}", password="wrong password!").status_code
+            for i in range(6)
+        ]
         assert statuses == [200] * 5 + [429]
 
     def test_viewing_the_form_is_not_throttled(self, client: FlaskClient) -> None:

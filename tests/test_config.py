@@ -1,0 +1,85 @@
+"""Configuration: defaults, instance secret, FLASK_* variables, start-up validation."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from app.config import ConfigError
+from tests.live import flask_cli
+
+
+def test_secret_key_is_generated_once_into_the_instance_folder(instance_path: Path) -> None:
+    first = create_app({"TESTING": True})
+    second = create_app({"TESTING": True})
+    key_file = instance_path / "secret_key"
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert key_file.read_text().strip() == first.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_defaults_use_sqlite_in_the_instance_folder(instance_path: Path) -> None:
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance_path}/tessera.sqlite"
+    assert app.config["OAUTH_ISSUER"] == "http://127.0.0.1:5000"
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_flask_prefixed_environment_variables_override_defaults(
+    instance_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_OAUTH_ISSUER", "https://id.example.com/")
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", "postgres://u@db.internal/tessera")
+    monkeypatch.setenv("FLASK_LOGIN_SESSION_LIFETIME", "3600")
+    app = create_app()
+    assert app.config["OAUTH_ISSUER"] == "https://id.example.com"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.internal/tessera"
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    assert app.config["LOGIN_SESSION_LIFETIME"] == 3600
+
+
+def test_instance_config_file_is_read(instance_path: Path) -> None:
+    instance_path.mkdir(parents=True)
+    (instance_path / "config.py").write_text('OAUTH_ISSUER = "http://localhost:8080"\n')
+    assert create_app().config["OAUTH_ISSUER"] == "http://localhost:8080"
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"OAUTH_ISSUER": "http://id.example.com"}, "OAUTH_ISSUER"),
+        ({"OAUTH_ISSUER": "https://id.example.com/?tenant=1"}, "OAUTH_ISSUER"),
+        ({"OAUTH_ISSUER": "id.example.com"}, "OAUTH_ISSUER"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"SQLALCHEMY_DATABASE_URI": "mysql://root@localhost/x"}, "SQLALCHEMY_DATABASE_URI"),
+        ({"RATELIMIT_STORAGE_URI": "memcached://localhost"}, "RATELIMIT_STORAGE_URI"),
+        ({"LOGIN_SESSION_LIFETIME": "soon"}, "LOGIN_SESSION_LIFETIME"),
+        ({"PASSWORD_MIN_LENGTH": 5000}, "PASSWORD_MIN_LENGTH"),
+    ],
+)
+def test_invalid_settings_are_refused_at_start_naming_the_key(
+    instance_path: Path, settings: dict[str, object], key: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{key}: "):
+        create_app(settings)
+
+
+@pytest.mark.parametrize(
+    "issuer", ["http://127.0.0.1:5000", "http://localhost", "http://[::1]:8000"]
+)
+def test_plain_http_issuer_is_allowed_on_loopback(instance_path: Path, issuer: str) -> None:
+    assert create_app({"OAUTH_ISSUER": issuer}).config["OAUTH_ISSUER"] == issuer
+
+
+def test_cli_refuses_to_start_with_a_bad_setting(instance_path: Path) -> None:
+    result = flask_cli(
+        {"FLASK_INSTANCE_PATH": str(instance_path), "FLASK_OAUTH_ISSUER": "http://id.example.com"},
+        "users",
+        "list",
+    )
+    assert result.returncode != 0
+    assert "OAUTH_ISSUER: plain http is refused unless the host is loopback" in result.stderr

@@ -1,0 +1,85 @@
+"""One error vocabulary: JSON for clients, HTML pages for people, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+
+
+def test_unknown_page_is_a_friendly_html_404(client: FlaskClient) -> None:
+    response = client.get("/no-such-page?<script>x</script>")
+    assert response.status_code == 404
+    body = response.get_data(as_text=True)
+    assert "Page not found" in body
+    assert "<script>x" not in body
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing", "/token", "/.well-known/nothing"])
+def test_unknown_client_path_is_a_json_404(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json is not None
+    assert response.json["error"] == "not_found"
+    assert set(response.json) == {"error", "error_description"}
+
+
+def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
+    html = client.get("/logout")
+    assert html.status_code == 405
+    assert "POST" in html.headers["Allow"]
+    json = client.post("/healthz")
+    assert json.status_code == 405
+    assert json.json is not None and json.json["error"] == "method_not_allowed"
+
+
+def test_oversized_body_is_413(client: FlaskClient) -> None:
+    response = client.post("/login", data={"username": "x" * 200_000})
+    assert response.status_code == 413
+    assert "That was too large" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def broken_app(app_config: dict[str, Any], instance_path: Any) -> Flask:
+    """The real app plus two routes that fail the way a bug would."""
+    app = create_app(app_config)
+
+    def explode() -> str:
+        raise RuntimeError("SELECT secret FROM users -- internal detail")
+
+    app.add_url_rule("/boom", "boom", explode)
+    app.add_url_rule("/api/v1/boom", "api_boom", explode)
+    return app
+
+
+def test_unexpected_error_is_a_clean_500_page(broken_app: Flask) -> None:
+    response = broken_app.test_client().get("/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "Something went wrong on our side" in body
+    assert "Traceback" not in body and "SELECT" not in body
+
+
+def test_unexpected_api_error_is_json_500(broken_app: Flask) -> None:
+    response = broken_app.test_client().get("/api/v1/boom")
+    assert response.status_code == 500
+    assert response.json == {
+        "error": "server_error",
+        "error_description": "An unexpected error occurred.",
+    }
+
+
+def test_database_outage_is_503_with_retry_after(
+    app_config: dict[str, Any], instance_path: Any
+) -> None:
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/tessera?connect_timeout=1"
+    app = create_app(app_config | {"SQLALCHEMY_DATABASE_URI": unreachable})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json is not None and response.json["error"] == "temporarily_unavailable"
+    assert "127.0.0.1" not in response.get_data(as_text=True)

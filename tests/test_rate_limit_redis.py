@@ -1,0 +1,57 @@
+"""Throttles shared through Redis: every worker and host counts the same attempts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from tests.conftest import live_settings
+from tests.helpers import AuthActions, csrf_token_from, skip_or_fail
+from tests.live import LiveServer
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Limits kept in TEST_REDIS_URL, a Redis database the tests may empty."""
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        skip_or_fail("Redis rate-limit tests need TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+    redis.Redis.from_url(redis_url).flushdb()
+    return app_config | {
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "LOGIN_LIMIT_PER_ACCOUNT": "3 per hour",
+    }
+
+
+def failed_attempt_at(base_url: str, username: str) -> int:
+    with requests.Session() as browser:
+        token = csrf_token_from(browser.get(f"{base_url}/login", timeout=10).text)
+        form = {"username": username, "password": "wrong password", "csrf_token": token}
+        return browser.post(f"{base_url}/login", data=form, timeout=30).status_code
+
+
+def test_attempts_on_one_host_count_on_another(
+    app_config: dict[str, Any],
+    instance_path: Path,
+    tmp_path: Path,
+    auth: AuthActions,
+    bob: object,
+) -> None:
+    """Two failures here, one at a separate gunicorn: the fourth try anywhere is throttled."""
+    assert auth.login(password="wrong password").status_code == 200
+    assert auth.login(password="wrong password").status_code == 200
+    other_host = LiveServer(live_settings(app_config, instance_path), tmp_path / "other.log")
+    other_host.start()
+    try:
+        assert failed_attempt_at(other_host.url, "bob") == 200
+        assert failed_attempt_at(other_host.url, "bob") == 429
+    finally:
+        other_host.stop()
+    assert auth.login().status_code == 429
