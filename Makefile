@@ -31,10 +31,11 @@ run: migrate  ## install, migrate, serve with gunicorn on http://$(HOST):$(PORT)
 test: install  ## install and run every test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install  ## ruff and mypy
+lint: install  ## ruff, mypy and the import layers contract
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: install  ## format and autofix
 	$(BIN)/ruff format .

@@ -175,7 +175,9 @@ class TestThrottle:
         response = auth.login()  # even the right password waits for the window
         assert response.status_code == 429
         assert "Retry-After" in response.headers
-        assert "Too many attempts" in response.get_data(as_text=True)
+        body = response.get_data(as_text=True)
+        assert "Too many sign-in attempts. Wait a few minutes, then try again." in body
+        assert int(response.headers["Retry-After"]) > 0
         assert "Signed in as" not in client.get("/").get_data(as_text=True)
 
     def test_account_throttle_is_per_account(self, auth: AuthActions, users: UserFactory) -> None:
@@ -194,3 +196,19 @@ class TestThrottle:
 
     def test_viewing_the_form_is_not_throttled(self, client: FlaskClient) -> None:
         assert all(client.get("/login").status_code == 200 for _ in range(10))
+
+
+class TestThrottleStoreDown:
+    """An unreachable Redis never breaks sign-in: counters fall back to worker memory."""
+
+    @pytest.fixture
+    def app_config(self, app_config: dict[str, object]) -> dict[str, object]:
+        return app_config | {
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
+            "LOGIN_LIMIT_PER_ACCOUNT": "2 per hour",
+        }
+
+    def test_sign_in_works_and_still_throttles(self, auth: AuthActions, bob: object) -> None:
+        assert auth.login().status_code == 303
+        assert auth.login(password="wrong password!").status_code == 200
+        assert auth.login().status_code == 429

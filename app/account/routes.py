@@ -15,6 +15,7 @@ from app.services import login_sessions, users
 bp = Blueprint("account", __name__)
 
 FAILED_LOGIN_MESSAGE = "Invalid username or password."
+THROTTLED_MESSAGE = "Too many sign-in attempts. Wait a few minutes, then try again."
 
 
 def _account_key() -> str:
@@ -33,8 +34,18 @@ def index() -> ResponseReturnValue:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: _limit("LOGIN_LIMIT_PER_IP"), methods=["POST"], scope="login-ip")
-@limiter.limit(lambda: _limit("LOGIN_LIMIT_PER_ACCOUNT"), methods=["POST"], key_func=_account_key)
+@limiter.limit(
+    lambda: _limit("LOGIN_LIMIT_PER_IP"),
+    methods=["POST"],
+    scope="login-ip",
+    error_message=THROTTLED_MESSAGE,
+)
+@limiter.limit(
+    lambda: _limit("LOGIN_LIMIT_PER_ACCOUNT"),
+    methods=["POST"],
+    key_func=_account_key,
+    error_message=THROTTLED_MESSAGE,
+)
 def login() -> ResponseReturnValue:
     """Sign in with username and password, then go back to ``next``."""
     next_path = safe_next_path(request.values.get("next"))
