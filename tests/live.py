@@ -46,7 +46,8 @@ class LiveServer:
     def start(self, timeout: float = 30) -> LiveServer:
         command = [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers), "--graceful-timeout", "5", "wsgi:app",
+            "--workers", str(self.workers), "--graceful-timeout", "5", "--no-control-socket",
+            "wsgi:app",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
