@@ -22,7 +22,7 @@ from app import create_app
 from app.extensions import db
 from tests.factories import UserFactory
 from tests.helpers import AuthActions, skip_or_fail, throwaway_postgres_database
-from tests.live import LiveServer
+from tests.live import LiveServer, live_settings
 
 SECRET_KEY = "test-secret-key-" + "x" * 32
 
@@ -108,12 +108,6 @@ def auth(client: FlaskClient) -> AuthActions:
 @pytest.fixture
 def bob(users: UserFactory) -> Any:
     return users.create("bob")
-
-
-def live_settings(app_config: dict[str, Any], instance_path: Path) -> dict[str, str]:
-    """The test app's settings as FLASK_* variables for a server or CLI subprocess."""
-    env = {f"FLASK_{key}": str(value) for key, value in app_config.items() if key != "TESTING"}
-    return env | {"FLASK_INSTANCE_PATH": str(instance_path)}
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -19,6 +20,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def live_settings(app_config: dict[str, Any], instance_path: Path) -> dict[str, str]:
+    """A test app's settings as FLASK_* variables for a server or CLI subprocess."""
+    env = {f"FLASK_{key}": str(value) for key, value in app_config.items() if key != "TESTING"}
+    return env | {"FLASK_INSTANCE_PATH": str(instance_path)}
 
 
 def flask_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.helpers import AuthActions, csrf_token_from
+from tests.live import LiveServer, live_settings
+
+
+def sign_in_at(browser: requests.Session, base_url: str, username: str, password: str) -> int:
+    """Sign in through a live server's form, as a browser would; returns the POST status."""
+    token = csrf_token_from(browser.get(f"{base_url}/login", timeout=10).text)
+    form = {"username": username, "password": password, "csrf_token": token}
+    return browser.post(
+        f"{base_url}/login", data=form, allow_redirects=False, timeout=30
+    ).status_code
 
 
 def session_cookie(client: FlaskClient) -> str | None:
@@ -198,17 +210,25 @@ class TestThrottle:
         assert all(client.get("/login").status_code == 200 for _ in range(10))
 
 
-class TestThrottleStoreDown:
-    """An unreachable Redis never breaks sign-in: counters fall back to worker memory."""
+def test_unreachable_throttle_store_falls_back_to_worker_memory(
+    app_config: dict[str, object], instance_path: Path, tmp_path: Path, bob: object
+) -> None:
+    """Redis down never breaks sign-in: counters fall back to the worker's memory.
 
-    @pytest.fixture
-    def app_config(self, app_config: dict[str, object]) -> dict[str, object]:
-        return app_config | {
-            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
-            "LOGIN_LIMIT_PER_ACCOUNT": "2 per hour",
-        }
-
-    def test_sign_in_works_and_still_throttles(self, auth: AuthActions, bob: object) -> None:
-        assert auth.login().status_code == 303
-        assert auth.login(password="wrong password!").status_code == 200
-        assert auth.login().status_code == 429
+    Run in a separate one-worker gunicorn, so the fallback state stays out of this process.
+    """
+    settings = app_config | {
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
+        "LOGIN_LIMIT_PER_ACCOUNT": "2 per hour",
+    }
+    server = LiveServer(live_settings(settings, instance_path), tmp_path / "g.log", workers=1)
+    server.start()
+    try:
+        with requests.Session() as browser:
+            statuses = [
+                sign_in_at(browser, server.url, "bob", password)
+                for password in (DEFAULT_PASSWORD, "wrong password!", DEFAULT_PASSWORD)
+            ]
+    finally:
+        server.stop()
+    assert statuses == [303, 200, 429]

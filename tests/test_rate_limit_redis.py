@@ -10,9 +10,8 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import live_settings
 from tests.helpers import AuthActions, csrf_token_from, skip_or_fail
-from tests.live import LiveServer
+from tests.live import LiveServer, live_settings
 
 pytestmark = pytest.mark.redis
 

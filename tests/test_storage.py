@@ -13,10 +13,9 @@ from flask import Flask
 from sqlalchemy import text
 
 from app.extensions import db
-from tests.conftest import live_settings
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.helpers import csrf_token_from
-from tests.live import LiveServer
+from tests.live import LiveServer, live_settings
 
 
 def test_migrations_build_exactly_the_models(app: Flask) -> None:
