@@ -63,15 +63,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.account.routes import bp as account_bp
     from app.health import bp as health_bp
+    from app.oauth.endpoints import bp as oauth_bp
+    from app.oauth.interaction import bp as interaction_bp
+    from app.oauth.server import build_authorization_server
 
+    build_authorization_server(app)
     app.register_blueprint(account_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(interaction_bp)
 
 
 def register_commands(app: Flask) -> None:
-    from app.cli import users_cli
+    from app.cli import register_commands as register
 
-    app.cli.add_command(users_cli)
+    register(app)
 
 
 def register_error_handlers(app: Flask) -> None:

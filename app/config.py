@@ -24,6 +24,12 @@ DEFAULTS: dict[str, Any] = {
     "SQLITE_BUSY_TIMEOUT_MS": 15_000,
     # Protocol
     "OAUTH_ISSUER": "http://127.0.0.1:5000",
+    "OAUTH_RESOURCE_AUDIENCE": None,  # aud of access tokens; <issuer>/api/v1 when unset
+    "OAUTH_ACCESS_TOKEN_TTL": 600,  # seconds
+    "OAUTH_ID_TOKEN_TTL": 600,
+    "OAUTH_CODE_TTL": 60,
+    "OAUTH_REFRESH_TOKEN_TTL": 14 * 24 * 3600,  # each refresh token, unless rotated sooner
+    "OAUTH_REFRESH_TOKEN_MAX_AGE": 90 * 24 * 3600,  # a grant's whole refresh family
     # Sign-in
     "LOGIN_SESSION_LIFETIME": 12 * 3600,  # seconds a sign-in lasts, absolute
     "PASSWORD_MIN_LENGTH": 8,
@@ -44,6 +50,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 LOOPBACK_HOSTS = {"localhost"}
+POSITIVE_INTEGERS = (
+    "LOGIN_SESSION_LIFETIME",
+    "PASSWORD_MIN_LENGTH",
+    "PASSWORD_MAX_LENGTH",
+    "OAUTH_ACCESS_TOKEN_TTL",
+    "OAUTH_ID_TOKEN_TTL",
+    "OAUTH_CODE_TTL",
+    "OAUTH_REFRESH_TOKEN_TTL",
+    "OAUTH_REFRESH_TOKEN_MAX_AGE",
+)
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
 
 
@@ -76,6 +92,8 @@ def _derive(app: Flask) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_uri(uri)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(config))
     config["OAUTH_ISSUER"] = str(config["OAUTH_ISSUER"]).rstrip("/")
+    if not config["OAUTH_RESOURCE_AUDIENCE"]:
+        config["OAUTH_RESOURCE_AUDIENCE"] = config["OAUTH_ISSUER"] + "/api/v1"
     secure = config["OAUTH_ISSUER"].startswith("https://")
     config["SESSION_COOKIE_SECURE"] = secure
     config["SESSION_COOKIE_NAME"] = "__Host-tessera" if secure else "tessera"
@@ -139,11 +157,13 @@ def validate(config: Mapping[str, Any]) -> None:
     storage = str(config["RATELIMIT_STORAGE_URI"])
     if not storage.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
         raise ConfigError("RATELIMIT_STORAGE_URI", "use memory:// or redis://host:port/db")
-    for key in ("LOGIN_SESSION_LIFETIME", "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_LENGTH"):
+    for key in POSITIVE_INTEGERS:
         if not isinstance(config[key], int) or config[key] <= 0:
             raise ConfigError(key, "must be a positive integer")
     if config["PASSWORD_MIN_LENGTH"] > config["PASSWORD_MAX_LENGTH"]:
         raise ConfigError("PASSWORD_MIN_LENGTH", "must not exceed PASSWORD_MAX_LENGTH")
+    if config["OAUTH_CODE_TTL"] > 600:
+        raise ConfigError("OAUTH_CODE_TTL", "at most 600 seconds (RFC 6749 §4.1.2)")
     if not isinstance(config["PROXY_FIX_X_FOR"], int) or config["PROXY_FIX_X_FOR"] < 0:
         raise ConfigError("PROXY_FIX_X_FOR", "must be a non-negative integer")
 

@@ -61,11 +61,19 @@ class TesseraError(Exception):
     status = 400
     error = "invalid_request"
 
-    def __init__(self, description: str, *, error: str | None = None) -> None:
+    def __init__(
+        self, description: str, *, error: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(description)
         self.description = description
         if error:
             self.error = error
+        if status:
+            self.status = status
+
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (a challenge, Retry-After)."""
+        return {"Retry-After": "5"} if self.status == 503 else {}
 
 
 class ValidationError(TesseraError):
@@ -110,8 +118,7 @@ def _handle_http_exception(exc: HTTPException) -> Response:
 
 
 def _handle_tessera_error(exc: TesseraError) -> Response:
-    headers = {"Retry-After": "5"} if exc.status == 503 else None
-    return error_response(exc.status, exc.error, exc.description, headers)
+    return error_response(exc.status, exc.error, exc.description, exc.headers())
 
 
 def _handle_database_down(exc: OperationalError) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from functools import cache
 from urllib.parse import unquote, urlsplit
@@ -11,6 +12,8 @@ from urllib.parse import unquote, urlsplit
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Response
+
+from app.config import is_loopback
 
 # OWASP Password Storage Cheat Sheet: Argon2id, m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -81,6 +84,33 @@ def safe_next_path(target: str | None, default: str = "/") -> str:
         if parts.scheme or parts.netloc:
             return default
     return target
+
+
+def redirect_uri_matches(registered: str, requested: str) -> bool:
+    """Exact string comparison, except that a loopback http URI may vary its port.
+
+    RFC 9700 §4.1.3 requires exact matching; RFC 8252 §7.3 lets native apps pick any port
+    on the loopback interface at request time. Nothing else may differ: not the host
+    (``localhost`` is not ``127.0.0.1``), path, query, user-info or scheme.
+    """
+    if registered == requested:
+        return True
+    try:
+        reg, req = urlsplit(registered), urlsplit(requested)
+        req.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if reg.scheme != "http" or not is_loopback(reg.hostname):
+        return False
+    host = reg.netloc if reg.port is None else reg.netloc.rsplit(":", 1)[0]
+    if not re.fullmatch(re.escape(host) + r"(?::\d{1,5})?", req.netloc):
+        return False
+    return (req.scheme, req.path, req.query, req.fragment) == (
+        reg.scheme,
+        reg.path,
+        reg.query,
+        reg.fragment,
+    )
 
 
 def apply_security_headers(response: Response, *, https: bool) -> Response:

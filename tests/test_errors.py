@@ -19,7 +19,7 @@ def test_unknown_page_is_a_friendly_html_404(client: FlaskClient) -> None:
     assert "<script>x" not in body
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing", "/token", "/.well-known/nothing"])
+@pytest.mark.parametrize("path", ["/api/v1/nothing", "/oauth/nothing", "/.well-known/nothing"])
 def test_unknown_client_path_is_a_json_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404

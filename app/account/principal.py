@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_login import LoginManager, UserMixin
+from flask import session
+from flask_login import LoginManager, UserMixin, current_user, logout_user
 
 from app.models import LoginSession, User
 from app.services import login_sessions
@@ -47,3 +48,11 @@ def configure_login_manager(manager: LoginManager) -> None:
     manager.login_view = "account.login"
     manager.login_message = None
     manager.session_protection = "basic"
+
+
+def sign_out() -> None:
+    """End the browser's sign-in on the server and clear its session."""
+    if current_user.is_authenticated:
+        login_sessions.end(current_user.get_id())
+    logout_user()
+    session.clear()

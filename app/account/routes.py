@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_user, logout_user
+from flask_login import login_user
 
 from app.account.forms import LoginForm
-from app.account.principal import SignedInUser
+from app.account.principal import SignedInUser, sign_out
 from app.extensions import limiter
 from app.security import safe_next_path
 from app.services import login_sessions, users
@@ -70,8 +70,5 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     """Sign out: the server forgets the sign-in, so a copied cookie stops working too."""
-    if current_user.is_authenticated:
-        login_sessions.end(current_user.get_id())
-    logout_user()
-    session.clear()
+    sign_out()
     return redirect("/login", code=303)

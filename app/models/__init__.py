@@ -1,6 +1,25 @@
 """Storage: typed SQLAlchemy models. Models keep small invariants and never commit."""
 
+from app.models.authorization_code import AuthorizationCode
+from app.models.client import Client
+from app.models.client_assertion import UsedClientAssertion
+from app.models.consent import Consent
+from app.models.grant import Grant
 from app.models.login_session import LoginSession
+from app.models.refresh_token import RefreshToken
+from app.models.revoked_access_token import RevokedAccessToken
+from app.models.signing_key import SigningKey
 from app.models.user import User
 
-__all__ = ["LoginSession", "User"]
+__all__ = [
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "Grant",
+    "LoginSession",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "SigningKey",
+    "UsedClientAssertion",
+    "User",
+]

@@ -1,4 +1,4 @@
-"""Command line: ``flask --app wsgi users ...``. Parse, call a service, print."""
+"""``flask --app wsgi users ...``: the people who sign in."""
 
 from __future__ import annotations
 

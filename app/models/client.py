@@ -1,0 +1,102 @@
+"""OAuth clients and their RFC 7591 metadata."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from sqlalchemy import JSON, Boolean, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import Base
+from app.models.types import UTCDateTime, utcnow
+from app.security import constant_time_equals, hash_token, redirect_uri_matches
+
+PUBLIC_AUTH_METHOD = "none"
+
+
+class Client(Base, ClientMixin):  # type: ignore[misc]
+    """A registered client. ``client_metadata`` holds the RFC 7591 fields as registered.
+
+    Secrets are 256-bit random strings stored as a SHA-256 digest. They are high-entropy, so a
+    slow KDF (bcrypt, PBKDF2) would add no protection and only cost every token request time.
+    """
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(200))
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
+    client_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # A resource server may introspect any token, not only its own.
+    is_resource_server: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # -- metadata accessors -------------------------------------------------------------
+    @property
+    def redirect_uris(self) -> list[str]:
+        return list(self.client_metadata.get("redirect_uris", []))
+
+    @property
+    def grant_types(self) -> list[str]:
+        return list(self.client_metadata.get("grant_types", []))
+
+    @property
+    def response_types(self) -> list[str]:
+        return list(self.client_metadata.get("response_types", []))
+
+    @property
+    def scope(self) -> str:
+        return str(self.client_metadata.get("scope", ""))
+
+    @property
+    def post_logout_redirect_uris(self) -> list[str]:
+        return list(self.client_metadata.get("post_logout_redirect_uris", []))
+
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        return str(self.client_metadata.get("id_token_signed_response_alg", "ES256"))
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == PUBLIC_AUTH_METHOD
+
+    # -- authlib ClientMixin ------------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        """RFC 6749 §3.1.2.3: only a client with exactly one URI may omit redirect_uri."""
+        uris = self.redirect_uris
+        return uris[0] if len(uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The requested scopes this client may have (RFC 6749 §3.3: all of its registered
+        scope when none is asked for). None when nothing requested is allowed."""
+        allowed = self.scope.split()
+        if not scope:
+            return " ".join(allowed)
+        granted = [name for name in dict.fromkeys(scope.split()) if name in allowed]
+        return " ".join(granted) if granted else None
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return any(
+            redirect_uri_matches(registered, redirect_uri) for registered in self.redirect_uris
+        )
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.client_secret_hash:
+            return False
+        return constant_time_equals(self.client_secret_hash, hash_token(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type in self.response_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types

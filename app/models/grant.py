@@ -1,0 +1,42 @@
+"""A grant: one authorization given to one client (by a user, or to itself).
+
+Every token points at a grant. Revoking the grant (consent withdrawn, refresh-token reuse,
+authorization-code replay, user disabled, client deleted) ends all of its tokens at once:
+the resource server checks ``revoked_at`` on every call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import Base
+from app.models.types import UTCDateTime, utcnow
+
+KIND_AUTHORIZATION_CODE = "authorization_code"
+KIND_CLIENT_CREDENTIALS = "client_credentials"
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_user_id_client_id", "user_id", "client_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(1000), default="")
+    # When the user signed in for this grant (OpenID Connect auth_time).
+    auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # End of the refresh-token family's absolute lifetime.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at

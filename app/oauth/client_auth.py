@@ -1,0 +1,84 @@
+"""private_key_jwt client authentication (RFC 7523 §2.2, OIDC Core §9).
+
+authlib checks the signature, iss = sub = client_id, aud and exp; Tessera adds: the key comes
+only from the client's registered jwks / jwks_uri (never from the assertion's headers), the
+assertion expires at most 5 minutes ahead, iat and nbf are not in the future, and each jti
+is accepted once across all workers (a primary-key insert).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from datetime import UTC, datetime
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from flask import current_app
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Client, UsedClientAssertion
+from app.security import hash_token
+
+MAX_ASSERTION_LIFETIME = 300
+CLOCK_LEEWAY = 10
+JWKS_FETCH_TIMEOUT = 3
+JWKS_MAX_BYTES = 64 * 1024
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self) -> None:
+        super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
+
+    def get_audiences(self) -> list[str]:
+        issuer = current_app.config["OAUTH_ISSUER"]
+        return [f"{issuer}/token", issuer]
+
+    def verify_claims(self, claims: Any) -> None:
+        now = int(time.time())
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+        if isinstance(exp, int) and exp > now + MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY:
+            raise InvalidClientError(description="Assertion exp is too far in the future.")
+        for name, value in (("iat", iat), ("nbf", nbf)):
+            if value is not None and (not isinstance(value, int) or value > now + CLOCK_LEEWAY):
+                raise InvalidClientError(description=f"Assertion {name} is in the future.")
+        super().verify_claims(claims)
+
+    def validate_jti(self, claims: Any, jti: Any) -> bool:
+        """Record the jti; a second use fails on the primary key in any worker or host."""
+        if not isinstance(jti, str) or not jti or len(jti) > 256:
+            return False
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        key = hash_token(f"{claims['sub']} {jti}")
+        try:
+            db.session.add(UsedClientAssertion(key=key, expires_at=expires_at))
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            return False
+        return True
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        metadata = client.client_metadata
+        try:
+            if "jwks" in metadata:
+                return KeySet.import_key_set(metadata["jwks"])
+            if "jwks_uri" in metadata:
+                return KeySet.import_key_set(_fetch_jwks(metadata["jwks_uri"]))
+        except (JoseError, ValueError, TypeError, KeyError, OSError) as exc:
+            raise InvalidClientError(description="The client's keys could not be loaded.") from exc
+        raise InvalidClientError(description="The client has no registered keys.")
+
+
+def _fetch_jwks(uri: str) -> Any:
+    """GET the client's JWK Set (registered as https, or http on loopback only)."""
+    request = urllib.request.Request(uri, headers={"Accept": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=JWKS_FETCH_TIMEOUT) as response:  # noqa: S310
+        return json.loads(response.read(JWKS_MAX_BYTES + 1)[:JWKS_MAX_BYTES])

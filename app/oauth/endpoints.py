@@ -1,0 +1,98 @@
+"""The JSON endpoints clients call: token, revocation, introspection, userinfo, keys,
+discovery, and RP-initiated logout. Each is a thin adapter over authlib or a service."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from app.errors import ValidationError
+from app.extensions import csrf, db
+from app.models import User
+from app.oauth.metadata import authorization_server_metadata, openid_configuration
+from app.oauth.oidc import user_claims
+from app.oauth.protect import require_access_token
+from app.oauth.server import GRANT_TYPES, authorization_server
+from app.services import keys
+
+bp = Blueprint("oauth", __name__)
+csrf.exempt(bp)  # clients authenticate themselves; no cookie is trusted here
+FORM_MIMETYPE = "application/x-www-form-urlencoded"
+DISCOVERY_CACHE = "public, max-age=300"
+SUPPORTED_GRANT_TYPES = {grant.GRANT_TYPE for grant in GRANT_TYPES}
+
+
+def _check_form_post() -> None:
+    """RFC 6749 §3.2: form-encoded POST, each parameter at most once."""
+    if request.mimetype != FORM_MIMETYPE:
+        raise ValidationError(f"Send the request as {FORM_MIMETYPE}.")
+    for key in request.form:
+        if len(request.form.getlist(key)) > 1:
+            raise ValidationError(f"Parameter {key} was sent more than once.")
+
+
+@bp.post("/token")
+def token() -> ResponseReturnValue:
+    """RFC 6749 §3.2 token endpoint."""
+    _check_form_post()
+    grant_type = request.form.get("grant_type")
+    if not grant_type:
+        raise ValidationError("Missing grant_type.")
+    if grant_type not in SUPPORTED_GRANT_TYPES:
+        raise ValidationError("This grant_type is not supported.", error="unsupported_grant_type")
+    response: Response = authorization_server().create_token_response()
+    return response
+
+
+@bp.post("/revoke")
+def revoke() -> ResponseReturnValue:
+    """RFC 7009 token revocation."""
+    _check_form_post()
+    response: Response = authorization_server().create_endpoint_response("revocation")
+    return response
+
+
+@bp.post("/introspect")
+def introspect() -> ResponseReturnValue:
+    """RFC 7662 token introspection."""
+    _check_form_post()
+    response: Response = authorization_server().create_endpoint_response("introspection")
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> ResponseReturnValue:
+    """OpenID Connect Core §5.3: claims about the token's user, by its scopes."""
+    access = require_access_token("openid", allow_form_body=True)
+    user = db.session.get(User, access.user_id) if access.user_id else None
+    if user is None:
+        raise ValidationError(
+            "This token does not act for a user.", error="invalid_token", status=401
+        )
+    response = jsonify(user_claims(user, access.scope))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/jwks.json")
+def jwks() -> ResponseReturnValue:
+    """The public signing keys (RFC 7517 JWK Set)."""
+    response = jsonify(keys.public_jwks())
+    response.headers["Cache-Control"] = DISCOVERY_CACHE
+    return response
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def oauth_metadata() -> ResponseReturnValue:
+    """RFC 8414 authorization server metadata."""
+    response = jsonify(authorization_server_metadata())
+    response.headers["Cache-Control"] = DISCOVERY_CACHE
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def openid_metadata() -> ResponseReturnValue:
+    """OpenID Connect Discovery 1.0."""
+    response = jsonify(openid_configuration())
+    response.headers["Cache-Control"] = DISCOVERY_CACHE
+    return response

@@ -1,0 +1,209 @@
+"""authlib grant types with Tessera's storage hooks.
+
+Every grant issues tokens through ``TokenIssuingMixin``, so each token is tied to a grant
+record and minted the same way (RFC 9068 access token, rotated refresh token).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
+from authlib.oauth2.rfc6749.util import scope_to_list
+from flask import current_app
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
+from app.models.grant import KIND_AUTHORIZATION_CODE
+from app.models.types import utcnow
+from app.security import hash_token
+from app.services import grants as grant_records
+from app.services import tokens
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class TokenIssuingMixin:
+    """Mint tokens for the grant record of the current request (set by each grant type)."""
+
+    request: Any
+    GRANT_TYPE: str
+
+    def grant_record(self) -> Grant:
+        raise NotImplementedError
+
+    def generate_token(
+        self,
+        user: User | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        client: Client = self.request.client
+        record = self.grant_record()
+        scope = client.get_allowed_scope(scope) or ""
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": tokens.issue_access_token(client, record, user, scope),
+            "expires_in": int(current_app.config["OAUTH_ACCESS_TOKEN_TTL"]),
+            "scope": scope,
+        }
+        if include_refresh_token and self.may_refresh(client, record):
+            token["refresh_token"] = tokens.issue_refresh_token(record, self.refresh_scope(scope))
+        return token
+
+    def may_refresh(self, client: Client, record: Grant) -> bool:
+        """RFC 9700 §4.14 / OIDC Core §11: refresh tokens only with offline_access."""
+        return client.check_grant_type("refresh_token") and "offline_access" in record.scope.split()
+
+    def refresh_scope(self, scope: str) -> str:
+        return scope
+
+
+class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    """RFC 6749 §4.1 with single-use, hashed, 60-second codes bound to client and PKCE."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        """RFC 6749 §3.1.2.3: exact match; without redirect_uri only if one is registered."""
+        requested = request.payload.redirect_uri
+        if requested:
+            if not client.check_redirect_uri(requested):
+                raise InvalidRequestError("redirect_uri is not registered for this client.")
+            return str(requested)
+        default = client.get_default_redirect_uri()
+        if not default:
+            raise InvalidRequestError("redirect_uri is required for this client.")
+        return default
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        """Store the code and the grant it will issue under; ``request.user`` is an Approval."""
+        approval = request.user
+        signed_in = approval.user
+        now = utcnow()
+        record = grant_records.create_grant(
+            KIND_AUTHORIZATION_CODE,
+            request.client,
+            signed_in.user,
+            approval.scope,
+            signed_in.authenticated_at,
+        )
+        db.session.flush()  # the code row references the grant row
+        data = request.payload.data
+        db.session.add(
+            AuthorizationCode(
+                code_hash=hash_token(code),
+                grant_id=record.id,
+                client_id=request.client.client_id,
+                user_id=signed_in.id,
+                redirect_uri=request.payload.redirect_uri or "",
+                scope=approval.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data["code_challenge_method"],
+                auth_time=signed_in.authenticated_at,
+                expires_at=now + timedelta(seconds=current_app.config["OAUTH_CODE_TTL"]),
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        """The code if it was issued to ``client``. A used code is returned too, so that a
+        replay that passes client authentication and PKCE can revoke what the code issued."""
+        if not code or len(code) > 512:
+            return None
+        row = db.session.get(AuthorizationCode, hash_token(code))
+        if row is None or row.client_id != client.client_id:
+            return None
+        if row.used_at is None and row.expires_at <= utcnow():
+            return None
+        return row
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Kept (marked used) until ``tokens purge``, so a replay can be recognised."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        """Consume the code, exactly once (RFC 6749 §4.1.2; RFC 9700 §4.2.4)."""
+        if not _consume_code(authorization_code):
+            grant_records.revoke_grant(authorization_code.grant_id, "authorization_code_replay")
+            db.session.commit()
+            current_app.logger.warning(
+                "authorization code replay: grant %s revoked", authorization_code.grant_id
+            )
+            raise InvalidGrantError("The authorization code was already used.")
+        user = db.session.get(User, authorization_code.user_id)
+        return user if user is not None and user.is_active else None
+
+    def grant_record(self) -> Grant:
+        record = db.session.get(Grant, self.request.authorization_code.grant_id)
+        if record is None or not record.is_active(utcnow()):
+            raise InvalidGrantError("The authorization was revoked.")
+        return record
+
+
+def _consume_code(code: AuthorizationCode) -> bool:
+    if code.used_at is not None:
+        return False
+    result = db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == code.code_hash, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: ignore[misc]
+    """RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        return tokens.find_refresh_token(refresh_token)
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
+        """Consume the refresh token; a second use revokes the grant."""
+        if not tokens.consume_refresh_token(refresh_token):
+            raise InvalidGrantError("The refresh token is invalid, expired or already used.")
+        record = db.session.get(Grant, refresh_token.grant_id)
+        user = db.session.get(User, record.user_id) if record and record.user_id else None
+        return user if user is not None and user.is_active else None
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        """Already marked used by ``authenticate_user``."""
+
+    def grant_record(self) -> Grant:
+        record = db.session.get(Grant, self.request.refresh_token.grant_id)
+        assert record is not None
+        return record
+
+    def refresh_scope(self, scope: str) -> str:
+        """A narrowed refresh keeps the refresh token's original reach (RFC 6749 §6)."""
+        return str(self.request.refresh_token.scope)
+
+
+class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant):  # type: ignore[misc]
+    """RFC 6749 §4.4: confidential clients acting for themselves; never a refresh token."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        requested = self.request.payload.scope
+        allowed = set(scope_to_list(self.client.scope) or [])
+        if requested and not set(scope_to_list(requested)) <= allowed:
+            raise InvalidScopeError("The client may not ask for this scope.")
+
+    def grant_record(self) -> Grant:
+        return grant_records.client_credentials_grant(self.request.client)

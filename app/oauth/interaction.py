@@ -1,0 +1,128 @@
+"""The authorization endpoint as people meet it: sign-in, consent, and the way back.
+
+GET /authorize validates the request with authlib, then signs the user in, asks consent or
+answers at once (``prompt.next_step``); POST /authorize is the consent decision.
+Errors found before the client and redirect URI are known are shown here and never
+redirected (RFC 6749 §4.1.2.1); later ones go back to the client with ``state`` and ``iss``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import Blueprint, Response, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from app.account.principal import SignedInUser, sign_out
+from app.errors import ValidationError
+from app.oauth import consent
+from app.oauth.prompt import Step, next_step
+from app.oauth.server import TesseraAuthorizationServer, authorization_server
+from app.scopes import describe
+from app.services import consents
+
+bp = Blueprint("interaction", __name__)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> ResponseReturnValue:
+    """RFC 6749 §4.1.1 authorization request; POST carries the consent decision."""
+    server = authorization_server()
+    signed_in: SignedInUser | None = current_user if current_user.is_authenticated else None
+    try:
+        grant = server.get_consent_grant(end_user=signed_in)
+        if request.method == "POST":
+            return _decide(server, grant, signed_in)
+        step = next_step(
+            grant,
+            signed_in.id if signed_in else None,
+            signed_in.authenticated_at if signed_in else None,
+        )
+    except OAuth2Error as error:
+        return _error(server, error)
+    if step is Step.SIGN_IN or signed_in is None:
+        return redirect("/login?" + urlencode({"next": _authorize_path_without_login_prompt()}))
+    if step is Step.CONSENT:
+        return _consent_page(grant, signed_in)
+    return _respond(server, grant, consent.Approval(signed_in, grant.request.scope))
+
+
+@bp.route("/end-session", methods=["GET", "POST"])
+def end_session() -> ResponseReturnValue:
+    """OIDC RP-Initiated Logout: sign out, then return to a registered post-logout URI
+    when the request carried a valid id_token_hint; otherwise ask first."""
+    server = authorization_server()
+    try:
+        validated = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return _error_page(error)
+    if validated.needs_confirmation and request.method == "GET":
+        return render_template("oauth/end_session.html", action=request.full_path)
+    sign_out()
+    response: Response | None = server.create_endpoint_response("end_session", validated)
+    return response or render_template("oauth/signed_out.html")
+
+
+def _decide(
+    server: TesseraAuthorizationServer, grant: Any, signed_in: SignedInUser | None
+) -> ResponseReturnValue:
+    ticket = request.form.get("consent_ticket")
+    if signed_in is None or not consent.ticket_is_valid(ticket, signed_in.id, request.args):
+        raise ValidationError("This consent form has expired. Start again from the application.")
+    if request.form.get("decision") != "allow":
+        return _respond(server, grant, None)
+    scope = consent.granted_scope(grant.request.scope, request.form.getlist("granted_scope"))
+    consents.remember_consent(signed_in.id, grant.request.client.client_id, scope)
+    return _respond(server, grant, consent.Approval(signed_in, scope))
+
+
+def _respond(
+    server: TesseraAuthorizationServer, grant: Any, approval: consent.Approval | None
+) -> Response:
+    """Issue the code (or access_denied) by redirect; 303 after a POST (RFC 9700 §4.12)."""
+    response: Response = server.create_authorization_response(grant=grant, grant_user=approval)
+    if request.method == "POST" and response.status_code == 302:
+        response.status_code = 303
+    return response
+
+
+def _consent_page(grant: Any, signed_in: SignedInUser) -> str:
+    client = grant.request.client
+    logo = client.client_metadata.get("logo_uri")
+    return render_template(
+        "oauth/consent.html",
+        client=client,
+        logo_uri=logo if logo and logo.startswith("https://") else None,
+        redirect_host=urlsplit(grant.redirect_uri).netloc,
+        scopes=describe(grant.request.scope),
+        ticket=consent.issue_ticket(signed_in.id, request.args),
+        action=request.full_path,
+    )
+
+
+def _error_page(error: OAuth2Error) -> Response:
+    """An error shown to the person, never redirected (the client is not trusted yet)."""
+    html = render_template(
+        "oauth/error.html", error=error.error, description=error.get_error_description()
+    )
+    return Response(html, status=400, mimetype="text/html")
+
+
+def _error(server: TesseraAuthorizationServer, error: OAuth2Error) -> Response:
+    if error.redirect_uri:
+        return server.authorization_error(None, error)
+    return _error_page(error)
+
+
+def _authorize_path_without_login_prompt() -> str:
+    """This request's URL for ``next``, minus ``prompt=login`` (else sign-in would loop)."""
+    args = MultiDict(request.args)
+    prompts = [p for p in args.get("prompt", "").split() if p != "login"]
+    args.poplist("prompt")
+    if prompts:
+        args["prompt"] = " ".join(prompts)
+    return "/authorize?" + urlencode(list(args.items(multi=True)))

@@ -1,0 +1,68 @@
+"""RFC 8414 and OpenID Connect Discovery metadata, built from what the server registers.
+
+Every list here is read from the same tables ``server.py`` registers from, so the documents
+cannot claim a grant, method or algorithm the server would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
+from app.oauth.token_endpoints import Introspection, Revocation
+from app.scopes import SCOPES_SUPPORTED
+from app.services.keys import SUPPORTED_ALGS
+
+
+def authorization_server_metadata() -> dict[str, Any]:
+    """RFC 8414 §2."""
+    issuer = current_app.config["OAUTH_ISSUER"]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "end_session_endpoint": f"{issuer}/end-session",
+        "scopes_supported": SCOPES_SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [grant.GRANT_TYPE for grant in GRANT_TYPES],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+        "revocation_endpoint_auth_methods_supported": Revocation.CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
+        "authorization_response_iss_parameter_supported": True,
+        "prompt_values_supported": ["none", "login", "consent"],
+    }
+
+
+def openid_configuration() -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3: the RFC 8414 document plus the OIDC fields."""
+    return authorization_server_metadata() | {
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "azp",
+            "at_hash",
+            "name",
+            "preferred_username",
+            "email",
+            "email_verified",
+        ],  # fmt: skip
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+    }

@@ -1,0 +1,94 @@
+"""Assembling the authorization server: which grants, extensions and endpoints, in one place.
+
+Discovery (``metadata``) reads the same tables, so the metadata can never advertise
+something the server refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Error, UnsupportedResponseTypeError
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Flask, Response, current_app
+
+from app.extensions import db
+from app.oauth.client_auth import PrivateKeyJWT
+from app.oauth.grants import (
+    AUTH_METHODS,
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+)
+from app.oauth.logout import EndSession
+from app.oauth.oidc import OpenIDCode
+from app.oauth.pkce import S256CodeChallenge
+from app.oauth.token_endpoints import Introspection, Revocation
+from app.scopes import SCOPES_SUPPORTED
+from app.services import clients
+
+EXTENSION_KEY = "tessera.authorization_server"
+GRANT_TYPES = (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant)
+TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+CLIENT_ASSERTION_ALGS = ["ES256", "RS256"]
+_UNSAFE_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+
+
+class Issuer(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207: ``iss`` on every authorization response, errors included."""
+
+    def get_issuer(self) -> str:
+        return str(current_app.config["OAUTH_ISSUER"])
+
+
+class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    def __init__(self, app: Flask) -> None:
+        super().__init__()
+        self.init_app(app, query_client=clients.find_client, save_token=_commit)
+        self.scopes_supported = SCOPES_SUPPORTED
+        self.issuer_parameter = Issuer()
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
+        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(), OpenIDCode()])
+        self.register_grant(RefreshTokenGrant)
+        self.register_grant(ClientCredentialsGrant)
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(EndSession)
+        self.register_extension(self.issuer_parameter)
+
+    def get_authorization_grant(self, request: Any) -> Any:
+        try:
+            return super().get_authorization_grant(request)
+        except ValueError:  # authlib put an unprintable response_type in its description
+            raise UnsupportedResponseTypeError("response_type is not supported.", "") from None
+
+    def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
+        """Errors never echo control characters (RFC 6749 §5.2 limits the character set)."""
+        if error.description:
+            error.description = _UNSAFE_DESCRIPTION.sub("?", str(error.description))[:300]
+        response: Response = super().handle_error_response(request, error)
+        return response
+
+    def authorization_error(self, request: Any, error: OAuth2Error) -> Response:
+        """An error redirect to a validated redirect_uri, with ``state`` and ``iss``."""
+        response: Response = self.handle_error_response(request, error)
+        self.issuer_parameter.add_issuer_parameter(self, response)
+        return response
+
+
+def _commit(token: dict[str, Any], request: Any) -> None:
+    """authlib's save_token hook: the grant types added the rows; make them durable."""
+    db.session.commit()
+
+
+def build_authorization_server(app: Flask) -> TesseraAuthorizationServer:
+    server = TesseraAuthorizationServer(app)
+    app.extensions[EXTENSION_KEY] = server
+    return server
+
+
+def authorization_server() -> TesseraAuthorizationServer:
+    server: TesseraAuthorizationServer = current_app.extensions[EXTENSION_KEY]
+    return server

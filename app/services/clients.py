@@ -1,0 +1,101 @@
+"""Registering and managing clients. The CLI, the admin form and dynamic registration all
+come through ``register_client``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import Client
+from app.models.types import utcnow
+from app.security import hash_token, new_token
+from app.services.client_metadata import SECRET_AUTH_METHODS, validate_metadata
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A stored client and, for confidential clients, the secret shown this once."""
+
+    client: Client
+    client_secret: str | None
+
+    def information_response(self) -> dict[str, Any]:
+        """RFC 7591 §3.2.1 client information response."""
+        return client_information(self.client, self.client_secret)
+
+
+def client_information(client: Client, client_secret: str | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "client_id": client.client_id,
+        "client_id_issued_at": int(client.created_at.timestamp()),
+    }
+    if client_secret is not None:
+        info["client_secret"] = client_secret
+    if client.client_secret_hash is not None:
+        info["client_secret_expires_at"] = 0
+    return info | client.client_metadata
+
+
+def register_client(metadata: Mapping[str, Any], *, resource_server: bool = False) -> Registration:
+    """Validate RFC 7591 metadata and store a new client; nothing is stored on error.
+
+    ``resource_server`` lets the client introspect every token (a trusted API), not only its own.
+    """
+    clean = validate_metadata(metadata)
+    secret = new_token() if clean["token_endpoint_auth_method"] in SECRET_AUTH_METHODS else None
+    client = Client(
+        client_id=new_token(16),
+        client_secret_hash=hash_token(secret) if secret else None,
+        client_name=clean["client_name"],
+        token_endpoint_auth_method=clean["token_endpoint_auth_method"],
+        client_metadata=clean,
+        is_resource_server=resource_server,
+        created_at=utcnow(),
+    )
+    db.session.add(client)
+    db.session.commit()
+    return Registration(client, secret)
+
+
+def find_client(client_id: str) -> Client | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return db.session.get(Client, client_id)
+
+
+def get_client(client_id: str) -> Client:
+    client = find_client(client_id)
+    if client is None:
+        raise ValidationError(f"no client with id {client_id!r}", error="invalid_client")
+    return client
+
+
+def list_clients() -> list[Client]:
+    return list(db.session.scalars(select(Client).order_by(Client.created_at, Client.client_name)))
+
+
+def delete_client(client_id: str) -> None:
+    """Delete a client; its grants, codes and tokens go with it (foreign-key cascade)."""
+    db.session.delete(get_client(client_id))
+    db.session.commit()
+
+
+def rotate_secret(client_id: str) -> str:
+    """Give a confidential client a new secret; the old one stops working at once."""
+    client = get_client(client_id)
+    if client.token_endpoint_auth_method not in SECRET_AUTH_METHODS:
+        raise ValidationError(
+            f"client {client_id!r} authenticates with {client.token_endpoint_auth_method}, "
+            "not a secret",
+            error="invalid_client",
+        )
+    secret = new_token()
+    client.client_secret_hash = hash_token(secret)
+    client.secret_rotated_at = utcnow()
+    db.session.commit()
+    return secret

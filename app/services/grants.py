@@ -1,0 +1,76 @@
+"""Grants: the record every token points at, and the one place tokens are revoked in bulk."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import Client, Grant, User
+from app.models.grant import KIND_CLIENT_CREDENTIALS
+from app.models.types import utcnow
+from app.security import new_token
+
+
+def create_grant(
+    kind: str, client: Client, user: User | None, scope: str, auth_time: datetime | None
+) -> Grant:
+    """Add a grant to the session (the caller commits)."""
+    now = utcnow()
+    lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_MAX_AGE"])
+    grant = Grant(
+        id=new_token(16),
+        kind=kind,
+        client_id=client.client_id,
+        user_id=user.id if user else None,
+        scope=scope,
+        auth_time=auth_time,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    db.session.add(grant)
+    return grant
+
+
+def client_credentials_grant(client: Client) -> Grant:
+    """The client's own grant for client_credentials tokens, created on first use."""
+    grant = db.session.scalar(
+        select(Grant)
+        .where(Grant.client_id == client.client_id, Grant.kind == KIND_CLIENT_CREDENTIALS)
+        .where(Grant.revoked_at.is_(None), Grant.expires_at > utcnow())
+        .order_by(Grant.created_at.desc())
+        .limit(1)
+    )
+    if grant is None:
+        grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
+        db.session.flush()
+    return grant
+
+
+def revoke_grant(grant_id: str, reason: str) -> None:
+    """Revoke one grant: its refresh tokens and access tokens stop working (caller commits)."""
+    db.session.execute(
+        update(Grant)
+        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+def revoke_user_client_grants(user_id: int, client_id: str, reason: str) -> int:
+    """Revoke every grant a user gave a client; returns how many were active."""
+    result = db.session.execute(
+        update(Grant)
+        .where(Grant.user_id == user_id, Grant.client_id == client_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_user_grants(user_id: int, reason: str) -> None:
+    db.session.execute(
+        update(Grant)
+        .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )

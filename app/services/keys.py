@@ -1,0 +1,123 @@
+"""The signing key store: ES256 for access and ID tokens, RS256 for clients that ask for it.
+
+Keys live in the database so every worker and host signs and verifies with the same set.
+The first token signed creates the keys. ``rotate`` makes a new key active (new tokens use it)
+and keeps the old one as ``previous`` (tokens it signed stay valid); ``retire`` ends a key.
+Parsed keys are cached per process by ``kid``: a kid's key material never changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joserfc.jwk import ECKey, Key, KeySet, RSAKey, import_key
+from sqlalchemy import select, update
+
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import SigningKey
+from app.models.signing_key import STATUS_ACTIVE, STATUS_PREVIOUS, STATUS_RETIRED
+from app.models.types import utcnow
+
+SUPPORTED_ALGS = ("ES256", "RS256")
+_parsed: dict[str, Key] = {}
+
+
+def _generate(alg: str) -> SigningKey:
+    key: Key = (
+        ECKey.generate_key("P-256", private=True)
+        if alg == "ES256"
+        else RSAKey.generate_key(2048, private=True)
+    )
+    kid = key.thumbprint()
+    public = key.as_dict(private=False) | {"kid": kid, "alg": alg, "use": "sig"}
+    private = key.as_dict(private=True) | {"kid": kid, "alg": alg, "use": "sig"}
+    return SigningKey(
+        kid=kid, alg=alg, status=STATUS_ACTIVE, private_jwk=private, public_jwk=public
+    )
+
+
+def _parse(row: SigningKey) -> Key:
+    key = _parsed.get(row.kid)
+    if key is None:
+        key = import_key(row.private_jwk)
+        _parsed[row.kid] = key
+    return key
+
+
+def active_key(alg: str = "ES256") -> tuple[str, Key]:
+    """The key that signs new tokens of ``alg``; created on first use."""
+    row = db.session.scalar(
+        select(SigningKey)
+        .where(SigningKey.alg == alg, SigningKey.status == STATUS_ACTIVE)
+        .order_by(SigningKey.created_at.desc())
+        .limit(1)
+    )
+    if row is None:
+        row = _generate(alg)
+        db.session.add(row)
+        db.session.commit()
+    return row.kid, _parse(row)
+
+
+def verification_key(kid: str) -> Key | None:
+    """The parsed key for ``kid``, or None if there is no such key.
+
+    A cached key is returned without a query: whether it was retired since is checked by
+    the caller (``tokens.check_access_token`` folds it into its one validation query).
+    """
+    if kid in _parsed:
+        return _parsed[kid]
+    row = db.session.get(SigningKey, kid) if 0 < len(kid) <= 64 else None
+    if row is None or row.status == STATUS_RETIRED:
+        return None
+    return _parse(row)
+
+
+def public_jwks() -> dict[str, Any]:
+    """The JWK Set to publish: public parts of every key that is not retired."""
+    for alg in SUPPORTED_ALGS:
+        active_key(alg)
+    rows = db.session.scalars(
+        select(SigningKey)
+        .where(SigningKey.status != STATUS_RETIRED)
+        .order_by(SigningKey.created_at)
+    )
+    return {"keys": [row.public_jwk for row in rows]}
+
+
+def list_keys() -> list[SigningKey]:
+    return list(db.session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
+
+
+def rotate(algs: tuple[str, ...] = SUPPORTED_ALGS) -> list[SigningKey]:
+    """New active keys for ``algs``; the ones they replace stay valid as ``previous``."""
+    created = []
+    for alg in algs:
+        db.session.execute(
+            update(SigningKey)
+            .where(SigningKey.alg == alg, SigningKey.status == STATUS_ACTIVE)
+            .values(status=STATUS_PREVIOUS)
+        )
+        row = _generate(alg)
+        db.session.add(row)
+        created.append(row)
+    db.session.commit()
+    return created
+
+
+def retire(kid: str) -> SigningKey:
+    """Stop trusting a key: tokens it signed fail at once. The active key cannot be retired."""
+    row = db.session.get(SigningKey, kid)
+    if row is None:
+        raise ValidationError(f"no key with kid {kid!r}")
+    if row.status == STATUS_ACTIVE:
+        raise ValidationError(f"key {kid!r} is active; rotate first, then retire it")
+    row.status = STATUS_RETIRED
+    row.retired_at = utcnow()
+    db.session.commit()
+    return row
+
+
+def key_set(rows: list[SigningKey]) -> KeySet:
+    return KeySet([_parse(row) for row in rows])

@@ -1,0 +1,214 @@
+"""Minting and checking tokens.
+
+Access tokens are RFC 9068 JWTs signed ES256 by the key store, carrying ``gid`` (the grant
+they belong to). They are not stored: ``check_access_token`` verifies the JWT and then asks
+the database, in one query, whether the grant is still active, whether this token was revoked
+on its own and whether its key was retired. Refresh tokens are opaque, stored as SHA-256 and
+rotated on every use; presenting a used one again revokes the whole grant.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from sqlalchemy import exists, select, update
+
+from app.extensions import db
+from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningKey, User
+from app.models.signing_key import STATUS_RETIRED
+from app.models.types import utcnow
+from app.security import hash_token, new_token
+from app.services import grants, keys
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
+ACCESS_TOKEN_ALG = "ES256"  # noqa: S105
+MAX_TOKEN_LENGTH = 4096
+CLOCK_LEEWAY = 5
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "gid")
+
+
+class InvalidToken(Exception):
+    """The token is not one of ours, is expired, or has been revoked."""
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A verified, still-valid access token; ``user_id`` is None for client_credentials."""
+
+    claims: dict[str, Any]
+    user_id: int | None
+
+    @property
+    def scope(self) -> str:
+        return str(self.claims.get("scope", ""))
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.scope.split())
+
+    @property
+    def client_id(self) -> str:
+        return str(self.claims["client_id"])
+
+    @property
+    def grant_id(self) -> str:
+        return str(self.claims["gid"])
+
+
+def issue_access_token(client: Client, grant: Grant, user: User | None, scope: str) -> str:
+    """Sign an RFC 9068 access token for ``grant``."""
+    config = current_app.config
+    kid, key = keys.active_key(ACCESS_TOKEN_ALG)
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": config["OAUTH_ISSUER"],
+        "sub": str(user.id) if user else client.client_id,
+        "aud": config["OAUTH_RESOURCE_AUDIENCE"],
+        "client_id": client.client_id,
+        "scope": scope,
+        "jti": new_token(16),
+        "iat": now,
+        "exp": now + int(config["OAUTH_ACCESS_TOKEN_TTL"]),
+        "gid": grant.id,
+    }
+    if user is not None and grant.auth_time:
+        claims["auth_time"] = int(grant.auth_time.timestamp())
+    header = {"alg": ACCESS_TOKEN_ALG, "kid": kid, "typ": ACCESS_TOKEN_TYPE}
+    return jwt.encode(header, claims, key, algorithms=[ACCESS_TOKEN_ALG])
+
+
+def issue_refresh_token(grant: Grant, scope: str) -> str:
+    """Add a new refresh token of ``grant`` to the session (the caller commits)."""
+    token = new_token()
+    lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_TTL"])
+    expires_at = min(utcnow() + lifetime, grant.expires_at)
+    db.session.add(
+        RefreshToken(
+            token_hash=hash_token(token),
+            grant_id=grant.id,
+            client_id=grant.client_id,
+            scope=scope,
+            expires_at=expires_at,
+        )
+    )
+    return token
+
+
+def find_refresh_token(token: str) -> RefreshToken | None:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return db.session.get(RefreshToken, hash_token(token))
+
+
+def consume_refresh_token(row: RefreshToken) -> bool:
+    """Mark ``row`` used, once. A second use (even a concurrent one) revokes its grant.
+
+    Returns True for the single caller that may issue successors.
+    """
+    grant = db.session.get(Grant, row.grant_id)
+    now = utcnow()
+    if grant is None or not grant.is_active(now) or row.expires_at <= now:
+        return False
+    result = db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == row.token_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    db.session.rollback()
+    grants.revoke_grant(row.grant_id, "refresh_token_reuse")
+    db.session.commit()
+    current_app.logger.warning("refresh token reuse: grant %s revoked", row.grant_id)
+    return False
+
+
+def check_access_token(token: str, audience: str | None = None) -> AccessToken:
+    """Verify an access token and that it is still valid; raise InvalidToken otherwise."""
+    header, claims = _verify_signature(token)
+    _check_claims(claims, audience)
+    row = db.session.execute(
+        select(
+            Grant.user_id,
+            Grant.revoked_at,
+            select(SigningKey.status).where(SigningKey.kid == header["kid"]).scalar_subquery(),
+            exists().where(RevokedAccessToken.jti == claims["jti"]),
+        ).where(Grant.id == claims["gid"])
+    ).one_or_none()
+    if row is None:
+        raise InvalidToken("unknown grant")
+    user_id, revoked_at, key_status, jti_revoked = row
+    if revoked_at is not None or jti_revoked or key_status in (None, STATUS_RETIRED):
+        raise InvalidToken("revoked")
+    return AccessToken(claims, user_id)
+
+
+def read_access_token_claims(token: str) -> dict[str, Any] | None:
+    """Claims of a token we signed, valid signature and not expired; None otherwise.
+
+    Used by revocation, which must not care whether the token was already revoked.
+    """
+    try:
+        _, claims = _verify_signature(token)
+        _check_claims(claims, None)
+    except InvalidToken:
+        return None
+    return claims
+
+
+def revoke_access_token(claims: dict[str, Any]) -> None:
+    """Deny-list one access token until its expiry (the caller commits)."""
+    jti = str(claims["jti"])
+    if db.session.get(RevokedAccessToken, jti) is None:
+        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        db.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+
+
+def _verify_signature(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed")
+    try:
+        header = jws.extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, UnicodeEncodeError) as exc:
+        raise InvalidToken("malformed") from exc
+    if (
+        header.get("alg") != ACCESS_TOKEN_ALG
+        or header.get("typ") != ACCESS_TOKEN_TYPE
+        or not isinstance(header.get("kid"), str)
+        or set(header) - {"alg", "kid", "typ"}
+    ):
+        raise InvalidToken("not an access token of this server")
+    key = keys.verification_key(header["kid"])
+    if key is None:
+        raise InvalidToken("unknown key")
+    try:
+        decoded = jwt.decode(token, key, algorithms=[ACCESS_TOKEN_ALG])
+    except (JoseError, ValueError) as exc:
+        raise InvalidToken("bad signature") from exc
+    return header, decoded.claims
+
+
+def _check_claims(claims: dict[str, Any], audience: str | None) -> None:
+    if any(not isinstance(claims.get(name), (str, int)) for name in REQUIRED_CLAIMS):
+        raise InvalidToken("missing claims")
+    now = int(time.time())
+    if claims["iss"] != current_app.config["OAUTH_ISSUER"]:
+        raise InvalidToken("wrong issuer")
+    if audience is not None and claims["aud"] != audience:
+        raise InvalidToken("wrong audience")
+    if not isinstance(claims["exp"], int) or claims["exp"] + CLOCK_LEEWAY <= now:
+        raise InvalidToken("expired")
+    if not isinstance(claims["iat"], int) or claims["iat"] - CLOCK_LEEWAY > now:
+        raise InvalidToken("issued in the future")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int) or nbf - CLOCK_LEEWAY > now):
+        raise InvalidToken("not yet valid")
+    scope = claims.get("scope", "")
+    if not isinstance(scope, str):
+        raise InvalidToken("bad scope")
