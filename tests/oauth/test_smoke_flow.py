@@ -1,0 +1,30 @@
+"""The code flow end to end through the test client: the path every other test varies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.oauth.helpers import OAuthActions, RegisteredClient
+
+
+def test_code_flow_issues_tokens_and_userinfo_answers(
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any
+) -> None:
+    flow = oauth.approve(conf, scope="openid profile email offline_access photos.read")
+    assert flow.params["iss"] == "http://127.0.0.1:5000"
+    response = oauth.exchange(conf, flow)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json
+    assert body is not None
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == "openid profile email offline_access photos.read"
+    assert {"access_token", "refresh_token", "id_token", "expires_in"} <= set(body)
+    info = oauth.userinfo(body["access_token"])
+    assert info.json == {
+        "sub": str(bob.id),
+        "name": "bob",
+        "preferred_username": "bob",
+        "email": "bob@example.com",
+        "email_verified": False,
+    }
