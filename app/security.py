@@ -18,9 +18,11 @@ from app.config import is_loopback
 # OWASP Password Storage Cheat Sheet: Argon2id, m=19 MiB, t=2, p=1.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
+# No form-action: browsers apply it to the redirects after a form POST, and sign-in and
+# consent must be able to redirect to a client's registered redirect URI.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; object-src 'none'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "frame-ancestors 'none'; base-uri 'none'"
 )
 
 
