@@ -18,6 +18,7 @@ from app.security import (
     password_needs_rehash,
     verify_password,
 )
+from app.services import grants
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
@@ -125,9 +126,10 @@ def set_password(username: str, password: str) -> User:
 
 
 def disable_user(username: str) -> User:
-    """Disable an account and end its sign-ins at once."""
+    """Disable an account: its sign-ins end and every token it granted stops working."""
     user = get_user(username)
     user.is_active = False
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    grants.revoke_user_grants(user.id, "user_disabled")
     db.session.commit()
     return user

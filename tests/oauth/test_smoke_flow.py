@@ -28,3 +28,15 @@ def test_code_flow_issues_tokens_and_userinfo_answers(
         "email": "bob@example.com",
         "email_verified": False,
     }
+
+
+def test_disabling_the_user_ends_every_token_at_once(
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, users: Any
+) -> None:
+    tokens = oauth.tokens_for(conf, scope="openid offline_access photos.read")
+    assert oauth.userinfo(tokens["access_token"]).status_code == 200
+    users.disable("bob")
+    assert oauth.userinfo(tokens["access_token"]).status_code == 401
+    refreshed = oauth.token(conf, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert refreshed.status_code == 400
+    assert refreshed.json is not None and refreshed.json["error"] == "invalid_grant"
