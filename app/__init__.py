@@ -44,8 +44,10 @@ def register_extensions(app: Flask) -> None:
     configure_login_manager(login_manager)
     csrf.init_app(app)
     limiter.init_app(app)
-    if app.config["PROXY_FIX_X_FOR"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
+    if hops := app.config["PROXY_FIX_X_FOR"]:
+        # Behind TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host.
+        proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

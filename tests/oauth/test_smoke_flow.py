@@ -40,3 +40,24 @@ def test_disabling_the_user_ends_every_token_at_once(
     refreshed = oauth.token(conf, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     assert refreshed.status_code == 400
     assert refreshed.json is not None and refreshed.json["error"] == "invalid_grant"
+
+
+def test_behind_a_tls_proxy_forwarded_proto_counts_as_https(
+    app_config: dict[str, Any], instance_path: Any
+) -> None:
+    from app import create_app
+    from tests.oauth.helpers import ClientFactory
+
+    app = create_app(app_config | {"OAUTH_ISSUER": "https://id.example.com", "PROXY_FIX_X_FOR": 1})
+    machine = ClientFactory(app).create(grant_types=["client_credentials"], scope="photos.read")
+    oauth = OAuthActions(app.test_client(), "https://id.example.com")
+    headers, _ = oauth.auth(machine)
+    form = {"grant_type": "client_credentials"}
+    internal = "http://tessera.internal"  # what the app sees behind the load balancer
+    forwarded = oauth.http.post(
+        "/token", data=form, base_url=internal, headers=headers | {"X-Forwarded-Proto": "https"}
+    )
+    assert forwarded.status_code == 200
+    plain = oauth.http.post("/token", data=form, base_url=internal, headers=headers)
+    assert plain.status_code == 400
+    assert plain.json is not None and plain.json["error"] == "insecure_transport"
