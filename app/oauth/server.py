@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error, UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
 
+from app.errors import error_response
 from app.extensions import db
 from app.oauth.client_auth import PrivateKeyJWT
 from app.oauth.grants import (
@@ -86,7 +87,17 @@ def _commit(token: dict[str, Any], request: Any) -> None:
 def build_authorization_server(app: Flask) -> TesseraAuthorizationServer:
     server = TesseraAuthorizationServer(app)
     app.extensions[EXTENSION_KEY] = server
+    app.register_error_handler(OAuth2Error, _unhandled_oauth_error)
     return server
+
+
+def _unhandled_oauth_error(error: OAuth2Error) -> Response:
+    """An OAuth error raised outside authlib's own handling (e.g. insecure_transport while
+    reading the request) is still an RFC 6749 §5.2 answer, never a 500."""
+    description = _UNSAFE_DESCRIPTION.sub("?", str(error.get_error_description() or ""))
+    headers = dict(error.get_headers())
+    headers.pop("Content-Type", None)
+    return error_response(error.status_code or 400, error.error, description, headers)
 
 
 def authorization_server() -> TesseraAuthorizationServer:
