@@ -10,7 +10,11 @@ import re
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Error, UnsupportedResponseTypeError
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    OAuth2Error,
+    UnsupportedResponseTypeError,
+)
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
 
@@ -59,6 +63,25 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_endpoint(EndSession)
         self.register_extension(self.issuer_parameter)
 
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        """RFC 6749 §2.3: a request uses one authentication method, chosen by what it carries.
+
+        authlib tries each allowed method in turn, so a public client sending a wrong secret
+        in a Basic header would fall through to ``none`` and succeed; here the credentials
+        present decide the only method that may be tried.
+        """
+        method = presented_auth_method(request)
+        try:
+            return super().authenticate_client(
+                request, [method] if method in methods else [], endpoint
+            )
+        except InvalidClientError as error:
+            # RFC 6749 §5.2: 401 with a Basic challenge, whichever way the client tried.
+            if error.description is None or "cannot authenticate" in error.description:
+                error.description = "Client authentication failed."
+            error.status_code = 401
+            raise
+
     def get_authorization_grant(self, request: Any) -> Any:
         try:
             return super().get_authorization_grant(request)
@@ -77,6 +100,17 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         response: Response = self.handle_error_response(request, error)
         self.issuer_parameter.add_issuer_parameter(self, response)
         return response
+
+
+def presented_auth_method(request: Any) -> str:
+    """The one client authentication method this request's credentials amount to."""
+    if request.headers.get("Authorization"):
+        return "client_secret_basic"
+    if request.form.get("client_assertion") or request.form.get("client_assertion_type"):
+        return "private_key_jwt"
+    if "client_secret" in request.form:
+        return "client_secret_post"
+    return "none"
 
 
 def _commit(token: dict[str, Any], request: Any) -> None:
