@@ -19,6 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.account.principal import SignedInUser, sign_out
 from app.errors import ValidationError
+from app.extensions import csrf
 from app.oauth import consent
 from app.oauth.prompt import Step, next_step
 from app.oauth.server import TesseraAuthorizationServer, authorization_server
@@ -45,7 +46,7 @@ def authorize() -> ResponseReturnValue:
     except OAuth2Error as error:
         return _error(server, error)
     if step is Step.SIGN_IN or signed_in is None:
-        return redirect("/login?" + urlencode({"next": _authorize_path_without_login_prompt()}))
+        return redirect("/login?" + urlencode({"next": _authorize_path_after_sign_in()}))
     if step is Step.CONSENT:
         return _consent_page(grant, signed_in)
     return _respond(server, grant, consent.Approval(signed_in, grant.request.scope))
@@ -55,6 +56,8 @@ def authorize() -> ResponseReturnValue:
 def end_session() -> ResponseReturnValue:
     """OIDC RP-Initiated Logout: sign out, then return to a registered post-logout URI
     when the request carried a valid id_token_hint; otherwise ask first."""
+    if request.method == "POST" and not request.values.get("id_token_hint"):
+        csrf.protect()  # our own confirmation form; an RP's POST carries an id_token_hint
     server = authorization_server()
     try:
         validated = server.validate_endpoint_request("end_session")
@@ -65,6 +68,9 @@ def end_session() -> ResponseReturnValue:
     sign_out()
     response: Response | None = server.create_endpoint_response("end_session", validated)
     return response or render_template("oauth/signed_out.html")
+
+
+csrf.exempt(end_session)  # RP-Initiated Logout §2: relying parties may POST here
 
 
 def _decide(
@@ -114,15 +120,20 @@ def _error_page(error: OAuth2Error) -> Response:
 
 def _error(server: TesseraAuthorizationServer, error: OAuth2Error) -> Response:
     if error.redirect_uri:
+        if error.state is None:  # raised by our own checks, after authlib's
+            error.state = request.args.get("state")
         return server.authorization_error(None, error)
     return _error_page(error)
 
 
-def _authorize_path_without_login_prompt() -> str:
-    """This request's URL for ``next``, minus ``prompt=login`` (else sign-in would loop)."""
+def _authorize_path_after_sign_in() -> str:
+    """This request's URL for ``next``, minus what the sign-in it leads to satisfies:
+    ``prompt=login`` and ``max_age`` (kept, they would send the user back to sign in forever).
+    """
     args = MultiDict(request.args)
     prompts = [p for p in args.get("prompt", "").split() if p != "login"]
     args.poplist("prompt")
+    args.poplist("max_age")
     if prompts:
         args["prompt"] = " ".join(prompts)
     return "/authorize?" + urlencode(list(args.items(multi=True)))
