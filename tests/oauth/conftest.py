@@ -57,7 +57,7 @@ def pub(clients: ClientFactory) -> RegisteredClient:
 @pytest.fixture
 def pkj(clients: ClientFactory) -> RegisteredClient:
     """Confidential client authenticating with private_key_jwt."""
-    key = ECKey.generate_key("P-256", private=True)
+    key = ECKey.generate_key("P-256", private=True, auto_kid=True)
     return clients.create(
         private_key=key,
         client_name="Key client",
