@@ -30,28 +30,9 @@ from app import create_app
 from app.extensions import db
 from app.models import Grant
 from tests.live import LiveServer
-from tests.oauth.conftest import ALL_SCOPES
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture
-def pkj(clients: ClientFactory) -> RegisteredClient:
-    """conftest's ``pkj``, but its registered JWK carries the ``kid`` the assertions name.
-
-    conftest registers a key without ``kid`` while ``client_assertion`` puts ``kid: k1`` in the
-    header, so every assertion is refused ("No key for kid: 'k1'").
-    """
-    key = ECKey.generate_key("P-256", private=True)
-    key.ensure_kid()
-    return clients.create(
-        private_key=key,
-        client_name="Key client",
-        redirect_uris=["https://pkj.test/cb"],
-        grant_types=["authorization_code", "refresh_token", "client_credentials"],
-        scope=ALL_SCOPES,
-    )
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:

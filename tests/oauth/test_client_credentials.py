@@ -14,34 +14,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import Grant
-from tests.oauth.conftest import ALL_SCOPES
-from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
+from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 INACTIVE = {"active": False}
-
-
-@pytest.fixture
-def pkj(clients: ClientFactory) -> RegisteredClient:
-    """conftest's ``pkj``, but its registered JWK carries the ``kid`` the assertions name.
-
-    conftest registers a key without ``kid`` while ``client_assertion`` puts ``kid: k1`` in the
-    header, so every assertion is refused ("No key for kid: 'k1'").
-    """
-    key = ECKey.generate_key("P-256", private=True)
-    key.ensure_kid()
-    return clients.create(
-        private_key=key,
-        client_name="Key client",
-        redirect_uris=["https://pkj.test/cb"],
-        grant_types=["authorization_code", "refresh_token", "client_credentials"],
-        scope=ALL_SCOPES,
-    )
 
 
 def client_credentials(
