@@ -64,6 +64,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.account.routes import bp as account_bp
+    from app.api.discovery import bp as api_discovery_bp
+    from app.api.photos import bp as api_bp
     from app.health import bp as health_bp
     from app.oauth.endpoints import bp as oauth_bp
     from app.oauth.interaction import bp as interaction_bp
@@ -74,6 +76,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(interaction_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_discovery_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_MAX_LENGTH": 1024,
     "LOGIN_LIMIT_PER_ACCOUNT": "10 per 10 minutes",
     "LOGIN_LIMIT_PER_IP": "60 per 10 minutes",
+    # Photo store
+    "PHOTO_MAX_BYTES": 10 * 1024 * 1024,  # largest accepted upload
+    "PHOTO_MAX_PIXELS": 40_000_000,  # decompression-bomb guard (width x height)
+    "PHOTO_STRIP_GPS": True,  # remove EXIF location from stored photos
+    "MAX_FORM_PARTS": 50,  # multipart parts per request (werkzeug default is 1,000)
     # Rate-limit storage: memory:// per worker; redis://host:6379/0 to share across workers/hosts
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
@@ -59,6 +64,9 @@ POSITIVE_INTEGERS = (
     "OAUTH_CODE_TTL",
     "OAUTH_REFRESH_TOKEN_TTL",
     "OAUTH_REFRESH_TOKEN_MAX_AGE",
+    "PHOTO_MAX_BYTES",
+    "PHOTO_MAX_PIXELS",
+    "MAX_FORM_PARTS",
 )
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
 

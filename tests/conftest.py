@@ -24,6 +24,8 @@ from tests.factories import UserFactory
 from tests.helpers import AuthActions, skip_or_fail, throwaway_postgres_database
 from tests.live import LiveServer, live_settings
 
+pytest_plugins = ["tests.oauth_fixtures"]
+
 SECRET_KEY = "test-secret-key-" + "x" * 32
 
 

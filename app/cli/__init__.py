@@ -1,14 +1,16 @@
-"""Command line: ``flask --app wsgi users|clients|keys ...``. Parse, call a service, print."""
+"""Command line: ``flask --app wsgi users|clients|keys|photos|demo``. Parse, call a service,
+print."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from app.cli.clients import clients_cli
+from app.cli.demo import demo_command, photos_cli
 from app.cli.keys import keys_cli
 from app.cli.users import users_cli
 
 
 def register_commands(app: Flask) -> None:
-    for group in (users_cli, clients_cli, keys_cli):
-        app.cli.add_command(group)
+    for command in (users_cli, clients_cli, keys_cli, photos_cli, demo_command):
+        app.cli.add_command(command)

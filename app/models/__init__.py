@@ -1,22 +1,26 @@
 """Storage: typed SQLAlchemy models. Models keep small invariants and never commit."""
 
+from app.models.api_usage import ApiUsage
 from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.client_assertion import UsedClientAssertion
 from app.models.consent import Consent
 from app.models.grant import Grant
 from app.models.login_session import LoginSession
+from app.models.photo import Photo
 from app.models.refresh_token import RefreshToken
 from app.models.revoked_access_token import RevokedAccessToken
 from app.models.signing_key import SigningKey
 from app.models.user import User
 
 __all__ = [
+    "ApiUsage",
     "AuthorizationCode",
     "Client",
     "Consent",
     "Grant",
     "LoginSession",
+    "Photo",
     "RefreshToken",
     "RevokedAccessToken",
     "SigningKey",

@@ -22,10 +22,18 @@ class BearerError(TesseraError):
     error = "invalid_token"
     bare = False  # no error code in the challenge (the request carried no token)
 
-    def __init__(self, description: str, *, error: str | None = None, scope: str | None = None):
+    def __init__(
+        self,
+        description: str,
+        *,
+        error: str | None = None,
+        scope: str | None = None,
+        resource_metadata: str | None = None,
+    ):
         status = 403 if error == "insufficient_scope" else None
         super().__init__(description, error=error, status=status)
         self.scope = scope
+        self.resource_metadata = resource_metadata
 
     def headers(self) -> dict[str, str]:
         parts = [f'realm="{REALM}"']
@@ -33,14 +41,16 @@ class BearerError(TesseraError):
             parts += [f'error="{self.error}"', f'error_description="{self.description}"']
         if self.scope:
             parts.append(f'scope="{self.scope}"')
+        if self.resource_metadata:  # RFC 9728 §5.1
+            parts.append(f'resource_metadata="{self.resource_metadata}"')
         return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
 
 
 class MissingToken(BearerError):
     bare = True
 
-    def __init__(self) -> None:
-        super().__init__("An access token is required.")
+    def __init__(self, resource_metadata: str | None = None) -> None:
+        super().__init__("An access token is required.", resource_metadata=resource_metadata)
 
 
 def bearer_token(allow_form_body: bool = False) -> str | None:
@@ -59,18 +69,31 @@ def bearer_token(allow_form_body: bool = False) -> str | None:
 
 
 def require_access_token(
-    scope: str | None = None, audience: str | None = None, allow_form_body: bool = False
+    scope: str | None = None,
+    audience: str | None = None,
+    allow_form_body: bool = False,
+    resource_metadata: str | None = None,
 ) -> AccessToken:
-    """The request's valid access token, holding ``scope``; raises BearerError otherwise."""
+    """The request's valid access token, holding ``scope``; raises BearerError otherwise.
+
+    ``audience`` restricts tokens to one resource (RFC 9068 §4); ``resource_metadata`` is
+    advertised in every challenge (RFC 9728 §5.1).
+    """
     token = bearer_token(allow_form_body)
     if token is None:
-        raise MissingToken()
+        raise MissingToken(resource_metadata)
     try:
         access = check_access_token(token, audience)
     except InvalidToken:
-        raise BearerError("The access token is invalid, expired or revoked.") from None
+        raise BearerError(
+            "The access token is invalid, expired or revoked.",
+            resource_metadata=resource_metadata,
+        ) from None
     if scope and scope not in access.scopes:
         raise BearerError(
-            f"This request needs the {scope} scope.", error="insufficient_scope", scope=scope
+            f"This request needs the {scope} scope.",
+            error="insufficient_scope",
+            scope=scope,
+            resource_metadata=resource_metadata,
         )
     return access

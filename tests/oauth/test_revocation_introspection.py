@@ -19,8 +19,8 @@ import pytest
 from werkzeug.test import TestResponse
 
 from app.services import tokens as token_service
-from tests.oauth.conftest import ALL_SCOPES
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
+from tests.oauth_fixtures import ALL_SCOPES
 
 OFFLINE_SCOPE = "openid offline_access photos.read"
 INACTIVE = {"active": False}

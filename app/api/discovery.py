@@ -1,0 +1,44 @@
+"""The API describing itself: OpenAPI at /api/v1/openapi.json and RFC 9728 metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from app.api.auth import resource_identifier
+from app.api.openapi import API_SCOPES, build_openapi
+
+bp = Blueprint("api_discovery", __name__)
+CACHE = "public, max-age=300"
+
+
+def protected_resource_metadata() -> dict[str, Any]:
+    """RFC 9728 §2."""
+    issuer = current_app.config["OAUTH_ISSUER"]
+    return {
+        "resource": resource_identifier(),
+        "authorization_servers": [issuer],
+        "scopes_supported": list(API_SCOPES),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Tessera photo API",
+        "resource_documentation": f"{issuer}/api/v1/openapi.json",
+    }
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI 3.1 description of the photo API."""
+    response = jsonify(build_openapi())
+    response.headers["Cache-Control"] = CACHE
+    return response
+
+
+@bp.get("/.well-known/oauth-protected-resource")
+@bp.get("/.well-known/oauth-protected-resource/<path:resource_path>")
+def resource_metadata(resource_path: str | None = None) -> ResponseReturnValue:
+    """RFC 9728 protected resource metadata (also under the resource's own path, §3.1)."""
+    response = jsonify(protected_resource_metadata())
+    response.headers["Cache-Control"] = CACHE
+    return response

@@ -1,0 +1,160 @@
+"""The photo API (/api/v1/photos): thin views over ``services.photos``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError as SchemaError
+
+from app.api import operations as ops
+from app.api.auth import Caller, api_operation
+from app.api.schemas import (
+    ListQuerySchema,
+    PhotoPageSchema,
+    PhotoSchema,
+    PhotoUpdateSchema,
+    UploadFormSchema,
+    first_error,
+)
+from app.errors import TesseraError, ValidationError
+from app.extensions import csrf
+from app.models import Photo
+from app.services import photos
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens, never cookies
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _base() -> str:
+    return str(current_app.config["OAUTH_ISSUER"]) + "/api/v1"
+
+
+def _photo_data(photo: Photo) -> dict[str, Any]:
+    """The photo's fields and links, ready for PhotoSchema to dump."""
+    url = f"{_base()}/photos/{photo.id}"
+    names = ("id", "title", "description", "content_type", "width", "height", "bytes")
+    fields = {name: getattr(photo, name) for name in names}
+    return fields | {
+        "created_at": photo.created_at,
+        "links": {"self": url, "content": f"{url}/content"},
+    }
+
+
+def _photo_json(photo: Photo) -> dict[str, Any]:
+    data: dict[str, Any] = PhotoSchema().dump(_photo_data(photo))
+    return data
+
+
+def _load(schema: Any, data: Any) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except SchemaError as exc:
+        raise ValidationError(first_error(exc.messages)) from exc
+    return loaded
+
+
+def _owned(caller: Caller, photo_id: str) -> Photo:
+    photo = photos.get_for_owner(photo_id, caller.user_id)
+    if photo is None:
+        raise TesseraError("No such photo.", error="not_found", status=404)
+    return photo
+
+
+@bp.get("/photos")
+@api_operation(ops.LIST)
+def list_photos(caller: Caller) -> ResponseReturnValue:
+    """List your photos, newest first (cursor pagination)."""
+    query = _load(ListQuerySchema(), request.args.to_dict())
+    page = photos.list_for_owner(caller.user_id, query["limit"], query["cursor"])
+    self_url = f"{_base()}/photos?limit={query['limit']}"
+    body = {
+        "items": [_photo_data(photo) for photo in page.photos],
+        "next_cursor": page.next_cursor,
+        "links": {
+            "self": self_url + (f"&cursor={query['cursor']}" if query["cursor"] else ""),
+            "next": f"{self_url}&cursor={page.next_cursor}" if page.next_cursor else None,
+        },
+    }
+    return jsonify(PhotoPageSchema().dump(body))
+
+
+@bp.post("/photos")
+@api_operation(ops.UPLOAD)
+def upload_photo(caller: Caller) -> ResponseReturnValue:
+    """Upload an image in the multipart field ``file`` (optional ``title``, ``description``)."""
+    limit = int(current_app.config["PHOTO_MAX_BYTES"])
+    request.max_content_length = limit + MULTIPART_OVERHEAD
+    if request.mimetype != "multipart/form-data":
+        raise TesseraError(
+            "Send the photo as multipart/form-data.", error="unsupported_media_type", status=415
+        )
+    upload = request.files.get("file")
+    if upload is None or len(request.files.getlist("file")) != 1:
+        raise ValidationError("file: send exactly one image in the 'file' field")
+    form = _load(UploadFormSchema(), request.form.to_dict())
+    raw = upload.read(limit + 1)
+    if len(raw) > limit:
+        raise TesseraError(
+            f"Photos may be at most {limit} bytes.", error="request_too_large", status=413
+        )
+    photo = photos.store_upload(caller.user_id, raw, form["title"], form["description"])
+    response = jsonify(_photo_json(photo))
+    response.status_code = 201
+    response.headers["Location"] = f"{_base()}/photos/{photo.id}"
+    return response
+
+
+@bp.get("/photos/<photo_id>")
+@api_operation(ops.GET)
+def get_photo(caller: Caller, photo_id: str) -> ResponseReturnValue:
+    """Read a photo's details."""
+    return jsonify(_photo_json(_owned(caller, photo_id)))
+
+
+@bp.patch("/photos/<photo_id>")
+@api_operation(ops.UPDATE)
+def update_photo(caller: Caller, photo_id: str) -> ResponseReturnValue:
+    """Change a photo's title or description (JSON body)."""
+    photo = _owned(caller, photo_id)
+    if not request.is_json:
+        raise TesseraError("Send a JSON body.", error="unsupported_media_type", status=415)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a JSON object.")
+    changes = _load(PhotoUpdateSchema(), body)
+    photos.update(photo, changes.get("title"), changes.get("description"))
+    return jsonify(_photo_json(photo))
+
+
+@bp.delete("/photos/<photo_id>")
+@api_operation(ops.DELETE)
+def delete_photo(caller: Caller, photo_id: str) -> ResponseReturnValue:
+    """Delete a photo and its file."""
+    photos.delete(_owned(caller, photo_id))
+    return "", 204
+
+
+@bp.get("/photos/<photo_id>/content")
+@api_operation(ops.CONTENT)
+def photo_content(caller: Caller, photo_id: str) -> ResponseReturnValue:
+    """The image bytes, with their verified type, an ETag and conditional GET."""
+    photo = _owned(caller, photo_id)
+    path = photos.file_path(photo.id)
+    if not path.exists():
+        current_app.logger.error("photo %s has no file", photo.id)
+        raise TesseraError("The photo's content is missing.", error="not_found", status=404)
+    response = send_file(
+        path,
+        mimetype=photo.content_type,
+        as_attachment=True,
+        download_name=f"{photo.id}.{photo.extension}",
+        etag=photo.sha256,
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
