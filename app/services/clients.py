@@ -3,6 +3,7 @@ come through ``register_client``."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +50,7 @@ def register_client(metadata: Mapping[str, Any], *, resource_server: bool = Fals
     clean = validate_metadata(metadata)
     secret = new_token() if clean["token_endpoint_auth_method"] in SECRET_AUTH_METHODS else None
     client = Client(
-        client_id=new_token(16),
+        client_id=secrets.token_hex(16),  # hex: never starts with "-" (CLI arguments)
         client_secret_hash=hash_token(secret) if secret else None,
         client_name=clean["client_name"],
         token_endpoint_auth_method=clean["token_endpoint_auth_method"],
