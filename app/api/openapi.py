@@ -51,6 +51,8 @@ def _responses(operation: Operation) -> dict[str, Any]:
     if operation.name == "uploadPhoto":
         errors["413"] = _error("Too many bytes or pixels")
         errors["415"] = _error("Not a JPEG, PNG, WebP or GIF image")
+    if operation.name == "updatePhoto":
+        errors["415"] = _error("The body is not JSON")
     return ok[operation.name] | errors
 
 

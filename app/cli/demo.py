@@ -6,7 +6,7 @@ import json
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.services import demo, photos
 
@@ -14,6 +14,7 @@ photos_cli = AppGroup("photos", help="Maintain the photo store.")
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--password-stdin", is_flag=True, help="Read bob's password from stdin.")
 def demo_command(password_stdin: bool) -> None:
     """Create the demo story (bob, alice, photos, PhotoPrint). Safe to run twice."""

@@ -42,8 +42,10 @@ def clean_image(raw: bytes, *, max_pixels: int, strip_gps: bool = True) -> Clean
         with Image.open(io.BytesIO(raw)) as image:
             if image.format not in FORMATS:
                 raise UnsupportedImage("Only JPEG, PNG, WebP and GIF images are accepted.")
-            if image.width * image.height > max_pixels:
-                raise ImageTooLarge(f"Images may have at most {max_pixels} pixels.")
+            # Every frame of an animation is decoded and re-encoded: they all count.
+            frames = int(getattr(image, "n_frames", 1))
+            if image.width * image.height * frames > max_pixels:
+                raise ImageTooLarge(f"Images may have at most {max_pixels} pixels (all frames).")
             image.load()
             data = _reencode(image, strip_gps)
             return CleanImage(data, FORMATS[image.format], image.width, image.height)

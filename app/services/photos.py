@@ -168,6 +168,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, photo_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created), photo_id
+        position = datetime.fromisoformat(created)
+        if position.tzinfo is None:
+            raise ValueError("cursor time without a zone")
+        return position, photo_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ValidationError("cursor: not a cursor this API gave out") from exc
