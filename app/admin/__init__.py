@@ -1,0 +1,1 @@
+"""The admin console: clients and users, for admins only."""
