@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,12 +26,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     load_config(app, config)
+    register_upload_limits(app)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
     register_error_handlers(app)
     register_response_headers(app)
     return app
+
+
+PHOTO_UPLOAD_ENDPOINTS = {"api.upload_photo", "my_photos.upload"}
+
+
+def register_upload_limits(app: Flask) -> None:
+    """Photo uploads may carry PHOTO_MAX_BYTES; everything else keeps MAX_CONTENT_LENGTH.
+
+    Registered before the extensions, because CSRFProtect reads the form in its own
+    before_request hook and the limit must be raised before the body is parsed.
+    """
+
+    @app.before_request
+    def _raise_limit_for_uploads() -> None:
+        if request.endpoint in PHOTO_UPLOAD_ENDPOINTS:
+            request.max_content_length = app.config["PHOTO_MAX_BYTES"] + 64 * 1024
 
 
 def register_extensions(app: Flask) -> None:

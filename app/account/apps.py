@@ -2,6 +2,45 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, redirect, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from app.scopes import describe
+from app.services import consents
 
 bp = Blueprint("my_apps", __name__, url_prefix="/account")
+
+READ_OPERATIONS = ("listPhotos", "getPhoto", "getPhotoContent")
+
+
+def activity_sentence(activity: dict[str, int], days: int = 30) -> str:
+    """'read 12 photos, uploaded 0, renamed 0, deleted 0 in the last 30 days'."""
+    read = sum(activity.get(name, 0) for name in READ_OPERATIONS)
+    return (
+        f"read {read} photos, uploaded {activity.get('uploadPhoto', 0)}, "
+        f"renamed {activity.get('updatePhoto', 0)}, deleted {activity.get('deletePhoto', 0)} "
+        f"in the last {days} days"
+    )
+
+
+@bp.get("/apps")
+@login_required  # type: ignore[untyped-decorator]
+def list_apps() -> ResponseReturnValue:
+    """Every app the user authorized, with its scopes and recent activity."""
+    apps = consents.authorized_apps(current_user.id)
+    return render_template(
+        "account/apps.html",
+        apps=apps,
+        describe=describe,
+        activity_sentence=activity_sentence,
+    )
+
+
+@bp.post("/apps/<client_id>/revoke")
+@login_required  # type: ignore[untyped-decorator]
+def revoke(client_id: str) -> ResponseReturnValue:
+    """Withdraw consent: the app's refresh and access tokens for this user stop at once."""
+    if not consents.revoke_client_access(current_user.id, client_id):
+        abort(404, "You have not authorized this app.")
+    return redirect("/account/apps", code=303)

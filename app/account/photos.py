@@ -2,6 +2,93 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+
+from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from app.account.forms import RenamePhotoForm, UploadPhotoForm
+from app.errors import TesseraError
+from app.models import Photo
+from app.services import images, photos
 
 bp = Blueprint("my_photos", __name__, url_prefix="/account")
+PAGE_SIZE = 100
+
+
+def _own(photo_id: str) -> Photo:
+    photo = photos.get_for_owner(photo_id, current_user.id)
+    if photo is None:
+        abort(404, "No such photo.")
+    return photo
+
+
+def _page(
+    upload: UploadPhotoForm | None = None, error: str | None = None, status: int = 200
+) -> ResponseReturnValue:
+    page = photos.list_for_owner(current_user.id, PAGE_SIZE)
+    html = render_template(
+        "account/photos.html",
+        photos=page.photos,
+        upload=upload or UploadPhotoForm(),
+        rename=RenamePhotoForm,
+        error=error,
+    )
+    return html, status
+
+
+@bp.get("/photos")
+@login_required  # type: ignore[untyped-decorator]
+def list_photos() -> ResponseReturnValue:
+    """Your photos as thumbnails, with upload, rename and delete."""
+    return _page()
+
+
+@bp.post("/photos")
+@login_required  # type: ignore[untyped-decorator]
+def upload() -> ResponseReturnValue:
+    """Upload a photo (the same checks as the API: decoded, size and pixel limits)."""
+    form = UploadPhotoForm()
+    if not form.validate_on_submit():
+        return _page(form, "Choose a photo to upload.", 400)
+    try:
+        photos.store_upload(current_user.id, form.photo.data.read(), form.title.data or "")
+    except TesseraError as exc:
+        return _page(form, exc.description, exc.status)
+    return redirect("/account/photos", code=303)
+
+
+@bp.post("/photos/<photo_id>/rename")
+@login_required  # type: ignore[untyped-decorator]
+def rename(photo_id: str) -> ResponseReturnValue:
+    """Give a photo a new title."""
+    photo = _own(photo_id)
+    form = RenamePhotoForm(prefix=photo.id)
+    if not form.validate_on_submit():
+        return _page(error="A title has at most 200 characters.", status=400)
+    photos.update(photo, form.title.data or "", None)
+    return redirect("/account/photos", code=303)
+
+
+@bp.post("/photos/<photo_id>/delete")
+@login_required  # type: ignore[untyped-decorator]
+def delete(photo_id: str) -> ResponseReturnValue:
+    """Delete a photo and its file."""
+    photos.delete(_own(photo_id))
+    return redirect("/account/photos", code=303)
+
+
+@bp.get("/photos/<photo_id>/thumbnail")
+@login_required  # type: ignore[untyped-decorator]
+def thumbnail(photo_id: str) -> ResponseReturnValue:
+    """A small JPEG of one of your photos, with an ETag (304 when unchanged)."""
+    photo = _own(photo_id)
+    etag = hashlib.sha256(f"{photo.sha256}-thumb".encode()).hexdigest()
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+    data = images.thumbnail(photos.file_path(photo.id).read_bytes())
+    response = Response(data, mimetype="image/jpeg")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

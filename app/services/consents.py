@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Consent
+from app.models import ApiUsage, Client, Consent
 from app.models.types import utcnow
+from app.services import grants, usage
 
 
 def find_consent(user_id: int, client_id: str) -> Consent | None:
@@ -29,3 +33,45 @@ def remember_consent(user_id: int, client_id: str, scope: str) -> None:
     merged = dict.fromkeys(consent.scope.split() + scope.split())
     consent.scope = " ".join(merged)
     consent.updated_at = utcnow()
+
+
+@dataclass(frozen=True)
+class AuthorizedApp:
+    """One client a user allowed, with what it did lately (for "My apps")."""
+
+    client: Client
+    consent: Consent
+    last_used: date | None
+    activity: dict[str, int]
+
+
+def authorized_apps(user_id: int, days: int = 30) -> list[AuthorizedApp]:
+    """Every client with a remembered consent from ``user_id``, most recently granted first."""
+    rows = db.session.execute(
+        select(Consent, Client)
+        .join(Client, Client.client_id == Consent.client_id)
+        .where(Consent.user_id == user_id)
+        .order_by(Consent.updated_at.desc())
+    ).all()
+    apps = []
+    for consent, client in rows:
+        last_used = db.session.scalar(
+            select(func.max(ApiUsage.day)).where(
+                ApiUsage.user_id == user_id, ApiUsage.client_id == client.client_id
+            )
+        )
+        apps.append(
+            AuthorizedApp(client, consent, last_used, usage.totals(user_id, client.client_id, days))
+        )
+    return apps
+
+
+def revoke_client_access(user_id: int, client_id: str) -> bool:
+    """Withdraw consent and end every token ``client_id`` holds for ``user_id``, at once."""
+    consent = find_consent(user_id, client_id)
+    if consent is None:
+        return False
+    db.session.delete(consent)
+    grants.revoke_user_client_grants(user_id, client_id, "consent_revoked")
+    db.session.commit()
+    return True

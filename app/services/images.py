@@ -71,3 +71,14 @@ def _reencode(image: Image.Image, strip_gps: bool) -> bytes:
         options["save_all"] = True
     image.save(out, format=fmt, **options)
     return out.getvalue()
+
+
+def thumbnail(raw: bytes, size: int = 320) -> bytes:
+    """A JPEG of at most ``size`` pixels on its longer side (first frame of animations)."""
+    with Image.open(io.BytesIO(raw)) as image:
+        image.seek(0)
+        picture = image.convert("RGB")
+        picture.thumbnail((size, size))
+        out = io.BytesIO()
+        picture.save(out, format="JPEG", quality=80)
+        return out.getvalue()

@@ -1,0 +1,95 @@
+"""/account/photos: thumbnails, upload, rename and delete in the browser's session."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.api.conftest import image_bytes
+from tests.helpers import AuthActions, csrf_token_from
+
+
+def upload(client: FlaskClient, data: bytes, title: str = "Beach") -> Any:
+    token = csrf_token_from(client.get("/account/photos").get_data(as_text=True))
+    form = {"csrf_token": token, "title": title, "photo": (io.BytesIO(data), "beach.png")}
+    return client.post("/account/photos", data=form, content_type="multipart/form-data")
+
+
+def test_upload_shows_a_thumbnail(client: FlaskClient, auth: AuthActions, bob: Any) -> None:
+    auth.login()
+    response = upload(client, image_bytes("PNG", (800, 600)))
+    assert response.status_code == 303
+    html = client.get("/account/photos").get_data(as_text=True)
+    assert 'alt="Beach"' in html
+    thumb_path = html.split('src="', 2)[1].split('"', 1)[0]
+    thumb = client.get(thumb_path)
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert (
+        client.get(thumb_path, headers={"If-None-Match": thumb.headers["ETag"]}).status_code == 304
+    )
+
+
+def test_a_large_photo_passes_the_form_body_limit(
+    client: FlaskClient, auth: AuthActions, bob: Any
+) -> None:
+    import os
+
+    from PIL import Image
+
+    noisy = Image.frombytes("RGB", (600, 400), os.urandom(600 * 400 * 3))
+    out = io.BytesIO()
+    noisy.save(out, format="PNG")
+    assert len(out.getvalue()) > 64 * 1024  # above MAX_CONTENT_LENGTH for ordinary forms
+    auth.login()
+    assert upload(client, out.getvalue()).status_code == 303
+
+
+def test_not_an_image_is_refused_on_the_page(
+    client: FlaskClient, auth: AuthActions, bob: Any
+) -> None:
+    auth.login()
+    response = upload(client, b"<html><script>alert(1)</script></html>")
+    assert response.status_code == 415
+    assert "The file is not a JPEG, PNG, WebP or GIF image." in response.get_data(as_text=True)
+    assert "No photos yet." in client.get("/account/photos").get_data(as_text=True)
+
+
+def test_rename_and_delete(client: FlaskClient, auth: AuthActions, bob: Any) -> None:
+    auth.login()
+    upload(client, image_bytes())
+    html = client.get("/account/photos").get_data(as_text=True)
+    rename_action = html.split('class="rename"', 1)[0].rsplit('action="', 1)[1].split('"', 1)[0]
+    photo_id = rename_action.split("/")[3]
+    token = csrf_token_from(html)
+    renamed = client.post(rename_action, data={"csrf_token": token, f"{photo_id}-title": "Dunes"})
+    assert renamed.status_code == 303
+    assert 'alt="Dunes"' in client.get("/account/photos").get_data(as_text=True)
+    deleted = client.post(f"/account/photos/{photo_id}/delete", data={"csrf_token": token})
+    assert deleted.status_code == 303
+    assert "No photos yet." in client.get("/account/photos").get_data(as_text=True)
+
+
+def test_another_users_photo_cannot_be_touched(
+    client: FlaskClient, auth: AuthActions, users: Any, app: Any
+) -> None:
+    users.create("alice")
+    users.create("bob")
+    alice = app.test_client()
+    AuthActions(alice).login("alice")
+    upload(alice, image_bytes())
+    html = alice.get("/account/photos").get_data(as_text=True)
+    photo_id = html.split("/account/photos/", 1)[1].split("/", 1)[0]
+    auth.login("bob")
+    token = csrf_token_from(client.get("/account/photos").get_data(as_text=True))
+    assert client.get(f"/account/photos/{photo_id}/thumbnail").status_code == 404
+    assert (
+        client.post(f"/account/photos/{photo_id}/delete", data={"csrf_token": token}).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/account/photos/{photo_id}/rename", data={"csrf_token": token}).status_code
+        == 404
+    )
+    assert "No photos yet." not in alice.get("/account/photos").get_data(as_text=True)
