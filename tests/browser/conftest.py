@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.story import callback_url  # noqa: F401 - a fixture for every browser test
 from tests.helpers import skip_or_fail
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -4,58 +4,17 @@ redeems the code with PKCE, calls userinfo, refreshes, and revokes."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.live import LiveServer, flask_cli
+from tests.browser.story import register
+from tests.live import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-
-class _Callback(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        body = b"PhotoPrint received the code"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def callback_url() -> Iterator[str]:
-    """PhotoPrint's redirect endpoint: a tiny HTTP server on a free loopback port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Callback)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/callback"
-    server.shutdown()
-    server.server_close()
-
-
-def register(cli_env: dict[str, str], callback: str) -> dict[str, Any]:
-    user = flask_cli(cli_env, "users", "create", "bob", "--email", "bob@example.com",
-                     "--password-stdin", stdin="correct horse battery\n")  # fmt: skip
-    assert user.returncode == 0, user.stderr
-    created = flask_cli(
-        cli_env, "clients", "create", "--name", "PhotoPrint", "--redirect-uri", callback,
-        "--grant-types", "authorization_code,refresh_token",
-        "--scope", "openid profile offline_access photos.read", "--json",
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    info: dict[str, Any] = json.loads(created.stdout)
-    return info
 
 
 def sign_in_and_allow(page: Any, url: str, callback: str) -> str:
