@@ -1,6 +1,7 @@
 """Storage: typed SQLAlchemy models. Models keep small invariants and never commit."""
 
 from app.models.api_usage import ApiUsage
+from app.models.audit_event import AuditEvent
 from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.client_assertion import UsedClientAssertion
@@ -15,6 +16,7 @@ from app.models.user import User
 
 __all__ = [
     "ApiUsage",
+    "AuditEvent",
     "AuthorizationCode",
     "Client",
     "Consent",

@@ -24,8 +24,8 @@ from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.security import hash_token
+from app.services import audit, tokens
 from app.services import grants as grant_records
-from app.services import tokens
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -137,6 +137,11 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
         """Consume the code, exactly once (RFC 6749 §4.1.2; RFC 9700 §4.2.4)."""
         if not _consume_code(authorization_code):
             grant_records.revoke_grant(authorization_code.grant_id, "authorization_code_replay")
+            audit.record(
+                "authorization_code.replayed", user_id=authorization_code.user_id,
+                client_id=authorization_code.client_id,
+                detail="a redeemed code came back; what it issued was revoked",
+            )  # fmt: skip
             db.session.commit()
             current_app.logger.warning(
                 "authorization code replay: grant %s revoked", authorization_code.grant_id

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import ApiUsage, Client, Consent
 from app.models.types import utcnow
-from app.services import grants, usage
+from app.services import audit, grants, usage
 
 
 def find_consent(user_id: int, client_id: str) -> Consent | None:
@@ -26,6 +26,7 @@ def has_consent(user_id: int, client_id: str, scope: str) -> bool:
 
 def remember_consent(user_id: int, client_id: str, scope: str) -> None:
     """Record (or widen) a consent; the caller commits with the code it issues."""
+    audit.record("consent.granted", user_id=user_id, client_id=client_id, detail=scope)
     consent = find_consent(user_id, client_id)
     if consent is None:
         db.session.add(Consent(user_id=user_id, client_id=client_id, scope=scope))
@@ -73,5 +74,6 @@ def revoke_client_access(user_id: int, client_id: str) -> bool:
         return False
     db.session.delete(consent)
     grants.revoke_user_client_grants(user_id, client_id, "consent_revoked")
+    audit.record("consent.revoked", user_id=user_id, client_id=client_id)
     db.session.commit()
     return True

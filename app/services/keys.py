@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import SigningKey
 from app.models.signing_key import STATUS_ACTIVE, STATUS_PREVIOUS, STATUS_RETIRED
 from app.models.types import utcnow
+from app.services import audit
 
 SUPPORTED_ALGS = ("ES256", "RS256")
 _parsed: dict[str, Key] = {}
@@ -101,6 +102,7 @@ def rotate(algs: tuple[str, ...] = SUPPORTED_ALGS) -> list[SigningKey]:
         )
         row = _generate(alg)
         db.session.add(row)
+        audit.record("key.rotated", detail=f"{alg} key {row.kid} now signs")
         created.append(row)
     db.session.commit()
     return created
@@ -115,6 +117,7 @@ def retire(kid: str) -> SigningKey:
         raise ValidationError(f"key {kid!r} is active; rotate first, then retire it")
     row.status = STATUS_RETIRED
     row.retired_at = utcnow()
+    audit.record("key.retired", detail=f"{row.alg} key {kid} no longer verifies")
     db.session.commit()
     return row
 

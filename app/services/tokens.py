@@ -24,7 +24,7 @@ from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningK
 from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import grants, keys
+from app.services import audit, grants, keys
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ACCESS_TOKEN_ALG = "ES256"  # noqa: S105
@@ -125,6 +125,10 @@ def consume_refresh_token(row: RefreshToken) -> bool:
         return True
     db.session.rollback()
     grants.revoke_grant(row.grant_id, "refresh_token_reuse")
+    audit.record(
+        "refresh_token.reused", user_id=grant.user_id, client_id=row.client_id,
+        detail="a used refresh token came back; its grant was revoked",
+    )  # fmt: skip
     db.session.commit()
     current_app.logger.warning("refresh token reuse: grant %s revoked", row.grant_id)
     return False
