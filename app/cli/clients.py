@@ -131,10 +131,12 @@ def delete_command(client_id: str) -> None:
 
 @clients_cli.command("rotate-secret")
 @click.argument("client_id")
-def rotate_secret_command(client_id: str) -> None:
-    """Issue a new client secret (printed once); the old one stops working."""
+@click.option("--grace", default=0, show_default=True,
+              help="Seconds the old secret keeps working (0: it stops at once).")  # fmt: skip
+def rotate_secret_command(client_id: str, grace: int) -> None:
+    """Issue a new client secret (printed once)."""
     try:
-        secret = clients.rotate_secret(client_id)
+        secret = clients.rotate_secret(client_id, grace)
     except ValidationError as exc:
         raise _fail(exc) from exc
     click.echo(json.dumps({"client_id": client_id, "client_secret": secret}, indent=2))

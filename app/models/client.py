@@ -34,6 +34,10 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
     is_resource_server: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # After a rotation with a grace period, the old secret works until this moment, so a
+    # deployment can roll the new secret out without downtime.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # -- metadata accessors -------------------------------------------------------------
     @property
@@ -88,9 +92,18 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
         )
 
     def check_client_secret(self, client_secret: str) -> bool:
+        """The current secret, or the previous one until its grace period ends."""
         if not self.client_secret_hash:
             return False
-        return constant_time_equals(self.client_secret_hash, hash_token(client_secret))
+        digest = hash_token(client_secret)
+        current = constant_time_equals(self.client_secret_hash, digest)
+        previous = (
+            self.previous_secret_hash is not None
+            and self.previous_secret_expires_at is not None
+            and utcnow() < self.previous_secret_expires_at
+            and constant_time_equals(self.previous_secret_hash, digest)
+        )
+        return current or previous
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method == self.token_endpoint_auth_method

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,10 @@ from app.extensions import db
 from app.models import Client
 from app.models.types import utcnow
 from app.security import hash_token, new_token
+from app.services import audit
 from app.services.client_metadata import SECRET_AUTH_METHODS, validate_metadata
+
+MAX_SECRET_GRACE = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ def register_client(metadata: Mapping[str, Any], *, resource_server: bool = Fals
         created_at=utcnow(),
     )
     db.session.add(client)
+    audit.record("client.registered", client_id=client.client_id, detail=clean["client_name"])
     db.session.commit()
     return Registration(client, secret)
 
@@ -82,12 +87,20 @@ def list_clients() -> list[Client]:
 
 def delete_client(client_id: str) -> None:
     """Delete a client; its grants, codes and tokens go with it (foreign-key cascade)."""
-    db.session.delete(get_client(client_id))
+    client = get_client(client_id)
+    audit.record("client.deleted", client_id=client_id, detail=client.client_name)
+    db.session.delete(client)
     db.session.commit()
 
 
-def rotate_secret(client_id: str) -> str:
-    """Give a confidential client a new secret; the old one stops working at once."""
+def rotate_secret(client_id: str, grace_seconds: int = 0) -> str:
+    """Give a confidential client a new secret (returned, shown once).
+
+    With ``grace_seconds`` the old secret keeps working that long, so the client can roll
+    the new one out without downtime; with 0 it stops at once.
+    """
+    if not 0 <= grace_seconds <= MAX_SECRET_GRACE:
+        raise ValidationError(f"the grace period must be 0 to {MAX_SECRET_GRACE} seconds")
     client = get_client(client_id)
     if client.token_endpoint_auth_method not in SECRET_AUTH_METHODS:
         raise ValidationError(
@@ -96,7 +109,15 @@ def rotate_secret(client_id: str) -> str:
             error="invalid_client",
         )
     secret = new_token()
+    now = utcnow()
+    if grace_seconds:
+        client.previous_secret_hash = client.client_secret_hash
+        client.previous_secret_expires_at = now + timedelta(seconds=grace_seconds)
+    else:
+        client.previous_secret_hash = client.previous_secret_expires_at = None
     client.client_secret_hash = hash_token(secret)
-    client.secret_rotated_at = utcnow()
+    client.secret_rotated_at = now
+    audit.record("client.secret_rotated", client_id=client_id,
+                 detail=f"old secret valid for {grace_seconds} s more")  # fmt: skip
     db.session.commit()
     return secret
