@@ -1,7 +1,114 @@
-"""/admin/clients: the registered clients, the "Register client" form, a client's page."""
+"""/admin/clients: the registered clients, the "Register client" form, a client's page.
+
+Every change goes through ``services.clients``, the same functions the CLI calls. A new or
+rotated secret is rendered in the answer to the POST that made it and never stored anywhere
+else (not in the session, not in a redirect), so it can be shown only this once.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from app.admin.access import admin_required
+from app.admin.forms import ClientForm
+from app.models import Client
+from app.models.types import utcnow
+from app.services import clients
+from app.services.client_metadata import ClientMetadataError
 
 bp = Blueprint("admin_clients", __name__, url_prefix="/admin")
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    """What the console shows about a client, beyond its stored metadata."""
+
+    client: Client
+    kind: str
+    secret_age: str
+    last_used: str = "—"  # not recorded yet
+
+    @classmethod
+    def of(cls, client: Client, now: datetime) -> ClientRow:
+        kind = "public" if client.is_public else "confidential"
+        return cls(client, kind, _secret_age(client, now))
+
+
+def _secret_age(client: Client, now: datetime) -> str:
+    """Whole days since the secret was issued; "—" for clients without one."""
+    if client.client_secret_hash is None:
+        return "—"
+    days = (now - (client.secret_rotated_at or client.created_at)).days
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def _client_or_404(client_id: str) -> Client:
+    client = clients.find_client(client_id)
+    if client is None:
+        abort(404, "There is no client with that id.")
+    return client
+
+
+@bp.get("/clients")
+@admin_required
+def index() -> ResponseReturnValue:
+    """Every registered client, oldest first."""
+    now = utcnow()
+    rows = [ClientRow.of(client, now) for client in clients.list_clients()]
+    return render_template("admin/clients.html", rows=rows)
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+@admin_required
+def new() -> ResponseReturnValue:
+    """The "Register client" form; the result page shows the secret this once."""
+    form = ClientForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("admin/client_form.html", form=form), status
+    try:
+        registration = clients.register_client(form.metadata())
+    except ClientMetadataError as exc:
+        form.attach_error(exc.description)
+        return render_template("admin/client_form.html", form=form), 400
+    page = render_template(
+        "admin/client_secret.html",
+        client=registration.client,
+        secret=registration.client_secret,
+        title="Client registered",
+    )
+    return page, 201, {"Location": url_for(".show", client_id=registration.client.client_id)}
+
+
+@bp.get("/clients/<client_id>")
+@admin_required
+def show(client_id: str) -> ResponseReturnValue:
+    """One client's registered metadata, with "Rotate secret" and "Delete"."""
+    row = ClientRow.of(_client_or_404(client_id), utcnow())
+    return render_template("admin/client.html", row=row, client=row.client)
+
+
+@bp.post("/clients/<client_id>/rotate-secret")
+@admin_required
+def rotate_secret(client_id: str) -> ResponseReturnValue:
+    """A new secret, shown this once; the old one stops working at once."""
+    client = _client_or_404(client_id)
+    secret = clients.rotate_secret(client.client_id)
+    return render_template(
+        "admin/client_secret.html", client=client, secret=secret, title="New client secret"
+    )
+
+
+@bp.post("/clients/<client_id>/delete")
+@admin_required
+def delete(client_id: str) -> ResponseReturnValue:
+    """Delete a client; every token it holds stops working."""
+    client = _client_or_404(client_id)
+    name = client.client_name
+    clients.delete_client(client.client_id)
+    flash(f"Deleted {name}; its tokens no longer work.")
+    return redirect(url_for(".index"), code=303)

@@ -125,11 +125,34 @@ def set_password(username: str, password: str) -> User:
     return user
 
 
-def disable_user(username: str) -> User:
-    """Disable an account: its sign-ins end and every token it granted stops working."""
+def set_admin(username: str, is_admin: bool, *, actor_id: int | None = None) -> User:
+    """Grant or withdraw admin rights; takes effect on the user's next request.
+
+    ``actor_id`` is the admin making the change: nobody may withdraw their own rights, so
+    the console is never left without the admin who is using it.
+    """
     user = get_user(username)
+    if not is_admin:
+        _refuse_self(user, actor_id, "remove your own admin rights")
+    user.is_admin = is_admin
+    db.session.commit()
+    return user
+
+
+def disable_user(username: str, *, actor_id: int | None = None) -> User:
+    """Disable an account: its sign-ins end and every token it granted stops working.
+
+    ``actor_id`` is the admin doing it, who may not disable their own account.
+    """
+    user = get_user(username)
+    _refuse_self(user, actor_id, "disable your own account")
     user.is_active = False
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     grants.revoke_user_grants(user.id, "user_disabled")
     db.session.commit()
     return user
+
+
+def _refuse_self(user: User, actor_id: int | None, action: str) -> None:
+    if actor_id == user.id:
+        raise ValidationError(f"You cannot {action}; ask another admin.")
