@@ -83,6 +83,7 @@ def register_blueprints(app: Flask) -> None:
     from app.account.apps import bp as my_apps_bp
     from app.account.photos import bp as my_photos_bp
     from app.account.routes import bp as account_bp
+    from app.admin.audit import bp as admin_audit_bp
     from app.admin.clients import bp as admin_clients_bp
     from app.admin.users import bp as admin_users_bp
     from app.api.discovery import bp as api_discovery_bp
@@ -99,7 +100,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(interaction_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_discovery_bp)
-    for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp):
+    for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp, admin_audit_bp):
         app.register_blueprint(page_bp)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from app.admin.access import admin_required
 from app.admin.forms import ClientForm
@@ -71,7 +72,7 @@ def new() -> ResponseReturnValue:
         status = 400 if form.is_submitted() else 200
         return render_template("admin/client_form.html", form=form), status
     try:
-        registration = clients.register_client(form.metadata())
+        registration = clients.register_client(form.metadata(), actor_id=current_user.id)
     except ClientMetadataError as exc:
         form.attach_error(exc.description)
         return render_template("admin/client_form.html", form=form), 400
@@ -89,15 +90,28 @@ def new() -> ResponseReturnValue:
 def show(client_id: str) -> ResponseReturnValue:
     """One client's registered metadata, with "Rotate secret" and "Delete"."""
     row = ClientRow.of(_client_or_404(client_id), utcnow())
-    return render_template("admin/client.html", row=row, client=row.client)
+    return render_template(
+        "admin/client.html", row=row, client=row.client, grace_choices=GRACE_CHOICES
+    )
+
+
+GRACE_CHOICES = (
+    (0, "No time: it stops now"),
+    (3600, "1 hour"),
+    (86400, "1 day"),
+    (604800, "7 days"),
+)
 
 
 @bp.post("/clients/<client_id>/rotate-secret")
 @admin_required
 def rotate_secret(client_id: str) -> ResponseReturnValue:
-    """A new secret, shown this once; the old one stops working at once."""
+    """A new secret, shown this once; the old one works for the chosen grace period."""
     client = _client_or_404(client_id)
-    secret = clients.rotate_secret(client.client_id)
+    grace = request.form.get("grace", "0")
+    if grace not in {str(seconds) for seconds, _ in GRACE_CHOICES}:
+        abort(400, "Choose one of the offered grace periods.")
+    secret = clients.rotate_secret(client.client_id, int(grace), actor_id=current_user.id)
     return render_template(
         "admin/client_secret.html", client=client, secret=secret, title="New client secret"
     )
@@ -109,6 +123,6 @@ def delete(client_id: str) -> ResponseReturnValue:
     """Delete a client; every token it holds stops working."""
     client = _client_or_404(client_id)
     name = client.client_name
-    clients.delete_client(client.client_id)
+    clients.delete_client(client.client_id, actor_id=current_user.id)
     flash(f"Deleted {name}; its tokens no longer work.")
     return redirect(url_for(".index"), code=303)

@@ -48,7 +48,7 @@ def create() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(form, status=400)
     try:
-        user = users.create_user(form.new_user())
+        user = users.create_user(form.new_user(), actor_id=current_user.id)
     except ValidationError as exc:
         form.attach_error(exc.description)
         return _page(form, status=400)

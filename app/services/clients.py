@@ -46,7 +46,9 @@ def client_information(client: Client, client_secret: str | None = None) -> dict
     return info | client.client_metadata
 
 
-def register_client(metadata: Mapping[str, Any], *, resource_server: bool = False) -> Registration:
+def register_client(
+    metadata: Mapping[str, Any], *, resource_server: bool = False, actor_id: int | None = None
+) -> Registration:
     """Validate RFC 7591 metadata and store a new client; nothing is stored on error.
 
     ``resource_server`` lets the client introspect every token (a trusted API), not only its own.
@@ -63,7 +65,10 @@ def register_client(metadata: Mapping[str, Any], *, resource_server: bool = Fals
         created_at=utcnow(),
     )
     db.session.add(client)
-    audit.record("client.registered", client_id=client.client_id, detail=clean["client_name"])
+    audit.record(
+        "client.registered", client_id=client.client_id, actor_id=actor_id,
+        detail=clean["client_name"],
+    )  # fmt: skip
     db.session.commit()
     return Registration(client, secret)
 
@@ -85,15 +90,17 @@ def list_clients() -> list[Client]:
     return list(db.session.scalars(select(Client).order_by(Client.created_at, Client.client_name)))
 
 
-def delete_client(client_id: str) -> None:
+def delete_client(client_id: str, *, actor_id: int | None = None) -> None:
     """Delete a client; its grants, codes and tokens go with it (foreign-key cascade)."""
     client = get_client(client_id)
-    audit.record("client.deleted", client_id=client_id, detail=client.client_name)
+    audit.record(
+        "client.deleted", client_id=client_id, actor_id=actor_id, detail=client.client_name
+    )
     db.session.delete(client)
     db.session.commit()
 
 
-def rotate_secret(client_id: str, grace_seconds: int = 0) -> str:
+def rotate_secret(client_id: str, grace_seconds: int = 0, *, actor_id: int | None = None) -> str:
     """Give a confidential client a new secret (returned, shown once).
 
     With ``grace_seconds`` the old secret keeps working that long, so the client can roll
@@ -117,7 +124,7 @@ def rotate_secret(client_id: str, grace_seconds: int = 0) -> str:
         client.previous_secret_hash = client.previous_secret_expires_at = None
     client.client_secret_hash = hash_token(secret)
     client.secret_rotated_at = now
-    audit.record("client.secret_rotated", client_id=client_id,
+    audit.record("client.secret_rotated", client_id=client_id, actor_id=actor_id,
                  detail=f"old secret valid for {grace_seconds} s more")  # fmt: skip
     db.session.commit()
     return secret

@@ -8,6 +8,7 @@ Parsed keys are cached per process by ``kid``: a kid's key material never change
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey, import_key
@@ -30,7 +31,9 @@ def _generate(alg: str) -> SigningKey:
         if alg == "ES256"
         else RSAKey.generate_key(2048, private=True)
     )
-    kid = key.thumbprint()
+    # The RFC 7638 thumbprint, as hex: a base64url kid can start with "-", which command
+    # lines read as an option ("keys retire KID").
+    kid = base64.urlsafe_b64decode(key.thumbprint() + "==").hex()[:40]
     public = key.as_dict(private=False) | {"kid": kid, "alg": alg, "use": "sig"}
     private = key.as_dict(private=True) | {"kid": kid, "alg": alg, "use": "sig"}
     return SigningKey(

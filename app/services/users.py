@@ -18,7 +18,7 @@ from app.security import (
     password_needs_rehash,
     verify_password,
 )
-from app.services import grants
+from app.services import audit, grants
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
@@ -64,8 +64,11 @@ def validate_password(password: str) -> str:
     return password
 
 
-def create_user(new: NewUser) -> User:
-    """Validate and store a user; raises ValidationError and stores nothing on bad input."""
+def create_user(new: NewUser, *, actor_id: int | None = None) -> User:
+    """Validate and store a user; raises ValidationError and stores nothing on bad input.
+
+    ``actor_id`` is the admin who created the account (None from the command line).
+    """
     username = validate_username(new.username)
     email = validate_email_address(new.email)
     password = validate_password(new.password)
@@ -77,6 +80,9 @@ def create_user(new: NewUser) -> User:
         username=username, email=email, password_hash=hash_password(password), is_admin=new.is_admin
     )
     db.session.add(user)
+    db.session.flush()
+    audit.record("user.created", user_id=user.id, actor_id=actor_id,
+                 detail="admin" if new.is_admin else "")  # fmt: skip
     db.session.commit()
     return user
 
@@ -107,13 +113,24 @@ def authenticate(username: str, password: str) -> User | None:
     user = find_by_username(username)
     if user is None:
         burn_password_check(password)
+        _sign_in_failed(None, "unknown username")
         return None
-    if not verify_password(user.password_hash, password) or not user.is_active:
+    if not verify_password(user.password_hash, password):
+        _sign_in_failed(user.id, "wrong password")
+        return None
+    if not user.is_active:
+        _sign_in_failed(user.id, "account disabled")
         return None
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-        db.session.commit()
+    audit.record("sign_in.ok", user_id=user.id)
+    db.session.commit()
     return user
+
+
+def _sign_in_failed(user_id: int | None, reason: str) -> None:
+    audit.record("sign_in.failed", user_id=user_id, detail=reason)
+    db.session.commit()
 
 
 def set_password(username: str, password: str) -> User:
@@ -135,6 +152,8 @@ def set_admin(username: str, is_admin: bool, *, actor_id: int | None = None) -> 
     if not is_admin:
         _refuse_self(user, actor_id, "remove your own admin rights")
     user.is_admin = is_admin
+    audit.record("user.admin_changed", user_id=user.id, actor_id=actor_id,
+                 detail="made admin" if is_admin else "admin rights removed")  # fmt: skip
     db.session.commit()
     return user
 
@@ -149,6 +168,7 @@ def disable_user(username: str, *, actor_id: int | None = None) -> User:
     user.is_active = False
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     grants.revoke_user_grants(user.id, "user_disabled")
+    audit.record("user.disabled", user_id=user.id, actor_id=actor_id)
     db.session.commit()
     return user
 

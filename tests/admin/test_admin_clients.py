@@ -220,7 +220,7 @@ def test_client_page_shows_its_metadata_and_buttons(
                  "https://app.test/bye", "authorization_code, refresh_token"):  # fmt: skip
         assert text in html
     assert ">Rotate secret</button>" in html and ">Delete</button>" in html
-    assert "stops working at once" in html
+    assert "Old secret keeps working for" in html
     public = admin.get(f"/admin/clients/{pub.client_id}").get_data(as_text=True)
     assert ">Rotate secret</button>" not in public and ">Delete</button>" in public
 
