@@ -8,7 +8,7 @@ else (not in the session, not in a redirect), so it can be shown only this once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -18,7 +18,7 @@ from app.admin.access import admin_required
 from app.admin.forms import ClientForm
 from app.models import Client
 from app.models.types import utcnow
-from app.services import clients
+from app.services import clients, usage
 from app.services.client_metadata import ClientMetadataError
 
 bp = Blueprint("admin_clients", __name__, url_prefix="/admin")
@@ -31,12 +31,14 @@ class ClientRow:
     client: Client
     kind: str
     secret_age: str
-    last_used: str = "—"  # not recorded yet
+    last_used: str = "—"
 
     @classmethod
-    def of(cls, client: Client, now: datetime) -> ClientRow:
+    def of(cls, client: Client, now: datetime, last_used: date | None = None) -> ClientRow:
+        """``last_used``: the last day the client called the photo API."""
         kind = "public" if client.is_public else "confidential"
-        return cls(client, kind, _secret_age(client, now))
+        used = last_used.isoformat() if last_used else "—"
+        return cls(client, kind, _secret_age(client, now), used)
 
 
 def _secret_age(client: Client, now: datetime) -> str:
@@ -59,7 +61,10 @@ def _client_or_404(client_id: str) -> Client:
 def index() -> ResponseReturnValue:
     """Every registered client, oldest first."""
     now = utcnow()
-    rows = [ClientRow.of(client, now) for client in clients.list_clients()]
+    used = usage.last_used_by_client()
+    rows = [
+        ClientRow.of(client, now, used.get(client.client_id)) for client in clients.list_clients()
+    ]
     return render_template("admin/clients.html", rows=rows)
 
 
@@ -89,10 +94,31 @@ def new() -> ResponseReturnValue:
 @admin_required
 def show(client_id: str) -> ResponseReturnValue:
     """One client's registered metadata, with "Rotate secret" and "Delete"."""
-    row = ClientRow.of(_client_or_404(client_id), utcnow())
+    client = _client_or_404(client_id)
+    row = ClientRow.of(client, utcnow(), usage.last_used_by_client().get(client.client_id))
     return render_template(
         "admin/client.html", row=row, client=row.client, grace_choices=GRACE_CHOICES
     )
+
+
+@bp.route("/clients/<client_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit(client_id: str) -> ResponseReturnValue:
+    """Change a client's metadata under the registration rules (the auth method stays)."""
+    client = _client_or_404(client_id)
+    form = (
+        ClientForm() if request.method == "POST" else ClientForm.for_client(client.client_metadata)
+    )
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("admin/client_form.html", form=form, client=client), status
+    try:
+        clients.update_client(client.client_id, form.metadata(), actor_id=current_user.id)
+    except ClientMetadataError as exc:
+        form.attach_error(exc.description)
+        return render_template("admin/client_form.html", form=form, client=client), 400
+    flash(f"Saved {client.client_name}.")
+    return redirect(url_for(".show", client_id=client.client_id), code=303)
 
 
 GRACE_CHOICES = (

@@ -86,6 +86,24 @@ class ClientForm(ServiceErrorsMixin, FlaskForm):  # type: ignore[misc]
         render_kw={"rows": 2, "aria-describedby": "post_logout_redirect_uris-hint"},
     )
 
+    EDITABLE = (
+        "client_name",
+        "redirect_uris",
+        "grant_types",
+        "scope",
+        "token_endpoint_auth_method",
+        "post_logout_redirect_uris",
+    )
+
+    @classmethod
+    def for_client(cls, metadata: dict[str, Any]) -> ClientForm:
+        """The form filled in with a client's registered metadata (for editing)."""
+        values = dict(metadata)
+        for name in ("redirect_uris", "post_logout_redirect_uris"):
+            values[name] = "\n".join(values.get(name, []))
+        names = [*cls.EDITABLE, *OPTIONAL_URIS]
+        return cls(data={name: values[name] for name in names if name in values})
+
     def metadata(self) -> dict[str, Any]:
         """The typed values as RFC 7591 metadata for ``register_client``."""
         metadata: dict[str, Any] = {

@@ -73,6 +73,33 @@ def register_client(
     return Registration(client, secret)
 
 
+KEPT_ON_UPDATE = ("jwks", "contacts", "policy_uri", "tos_uri", "id_token_signed_response_alg")
+
+
+def update_client(
+    client_id: str, metadata: Mapping[str, Any], *, actor_id: int | None = None
+) -> Client:
+    """Replace a client's metadata under the same rules as registration.
+
+    The authentication method (and so the secret or keys) stays as registered; fields the
+    console does not edit (inline jwks, contacts, ...) are kept unless given.
+    """
+    client = get_client(client_id)
+    kept = {k: v for k, v in client.client_metadata.items() if k in KEPT_ON_UPDATE}
+    if "jwks_uri" in metadata:
+        kept.pop("jwks", None)
+    merged = kept | dict(metadata)
+    merged["token_endpoint_auth_method"] = client.token_endpoint_auth_method
+    clean = validate_metadata(merged)
+    client.client_metadata = clean
+    client.client_name = clean["client_name"]
+    audit.record(
+        "client.changed", client_id=client_id, actor_id=actor_id, detail=client.client_name
+    )
+    db.session.commit()
+    return client
+
+
 def find_client(client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64:
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,3 +36,11 @@ def totals(user_id: int, client_id: str, days: int = 30) -> dict[str, int]:
         .group_by(ApiUsage.operation)
     )
     return {operation: int(count) for operation, count in rows}
+
+
+def last_used_by_client() -> dict[str, date]:
+    """The last day each client called the API (for the admin console), in one query."""
+    rows = db.session.execute(
+        select(ApiUsage.client_id, func.max(ApiUsage.day)).group_by(ApiUsage.client_id)
+    )
+    return {client_id: day for client_id, day in rows}

@@ -270,3 +270,31 @@ def test_delete_ends_the_clients_tokens(
     assert stored_clients(app) == []
     listing = admin.get("/admin/clients").get_data(as_text=True)
     assert "Deleted PhotoPrint; its tokens no longer work." in listing
+
+
+def test_admin_edits_a_client_under_the_registration_rules(admin: Any, conf: Any) -> None:
+    from tests.helpers import csrf_token_from
+
+    admin_http = admin.http
+    page = admin_http.get(f"/admin/clients/{conf.client_id}/edit")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "https://app.test/cb" in html
+    form = {
+        "csrf_token": csrf_token_from(html),
+        "client_name": "PhotoPrint Pro",
+        "redirect_uris": "https://app.test/cb\nhttps://app.test/cb2",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "openid photos.read",
+    }
+    saved = admin_http.post(f"/admin/clients/{conf.client_id}/edit", data=form)
+    assert saved.status_code == 303
+    shown = admin_http.get(f"/admin/clients/{conf.client_id}").get_data(as_text=True)
+    assert "PhotoPrint Pro" in shown and "https://app.test/cb2" in shown
+    bad = admin_http.post(
+        f"/admin/clients/{conf.client_id}/edit",
+        data=form | {"redirect_uris": "http://evil.test/cb"},
+    )
+    assert bad.status_code == 400
+    assert "must use https unless the host is loopback" in bad.get_data(as_text=True)
+    unchanged = admin_http.get(f"/admin/clients/{conf.client_id}").get_data(as_text=True)
+    assert "https://app.test/cb2" in unchanged and "evil.test" not in unchanged
