@@ -7,7 +7,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test lint fmt typecheck bench demo clean
+.PHONY: help install run migrate test lint fmt typecheck bench demo screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,6 +50,9 @@ demo: migrate  ## seed bob, alice, their photos and the PhotoPrint client
 bench: install  ## wrk against Tessera and a bare Flask endpoint; writes bench/results/latest.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python bench/run.py
+
+screenshots: install  ## PNGs of the main pages (desktop and phone) in docs/screenshots/
+	$(BIN)/python docs/make_screenshots.py
 
 clean:  ## remove the virtualenv and caches (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
