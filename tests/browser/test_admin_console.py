@@ -104,6 +104,9 @@ def test_hostile_client_name_is_literal_text_and_runs_nothing(
 ) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.route(
+        f"{CALLBACK}**", lambda route: route.fulfill(body="received", content_type="text/plain")
+    )
     sign_in_as_admin(page, live_server, cli_env)
     shown = register_through_the_form(page, HOSTILE_NAME)
     assert page.locator("dt:text-is('Client name') + dd").inner_text() == HOSTILE_NAME
@@ -118,6 +121,13 @@ def test_hostile_client_name_is_literal_text_and_runs_nothing(
     page.get_by_role("button", name="Allow").wait_for()
     assert page.locator(".client-name").inner_text() == HOSTILE_NAME
     page.wait_for_timeout(300)  # time for a broken image's onerror, were there one
+    assert page.locator("img[src=x]").count() == 0
+
+    page.get_by_role("button", name="Allow").click()  # and My apps lists it, as text
+    page.wait_for_url(f"{CALLBACK}?**")
+    page.goto(f"{live_server.url}/account/apps")
+    assert page.locator(".app-name").inner_text() == HOSTILE_NAME
+    page.wait_for_timeout(300)
     assert page.locator("img[src=x]").count() == 0
     assert dialogs == []
 
