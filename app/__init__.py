@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,13 +26,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     load_config(app, config)
-    register_upload_limits(app)
+    register_upload_limits(app)  # before the guards: they parse the form
+    register_input_guards(app)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
     register_error_handlers(app)
     register_response_headers(app)
     return app
+
+
+def register_input_guards(app: Flask) -> None:
+    """Refuse NUL characters in the path, query and form fields before anything uses them.
+
+    No legitimate parameter carries one, SQLite would store it and PostgreSQL rejects it;
+    either way the answer is a 400, the same on every backend.
+    """
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        values = [request.path, *(v for _, v in request.args.items(multi=True))]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [v for _, v in request.form.items(multi=True)]
+        if any("\x00" in value for value in values):
+            abort(400, "The request contains a NUL character.")
 
 
 PHOTO_UPLOAD_ENDPOINTS = {"api.upload_photo", "my_photos.upload"}

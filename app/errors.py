@@ -13,7 +13,7 @@ SQL text: unexpected exceptions are logged and answered with a generic 500.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 # Paths answered in JSON (clients, not browsers, call them).
@@ -131,6 +131,14 @@ def _handle_database_down(exc: OperationalError) -> Response:
     )
 
 
+def _handle_bad_data(exc: DataError) -> Response:
+    """A value the database refuses (e.g. PostgreSQL and NUL bytes): the input was bad."""
+    current_app.logger.info("database refused a value: %s", exc.orig.__class__.__name__)
+    return error_response(
+        400, "invalid_request", "The request contains a value that is not allowed."
+    )
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "server_error", "An unexpected error occurred.")
@@ -140,4 +148,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(TesseraError, _handle_tessera_error)
     app.register_error_handler(OperationalError, _handle_database_down)
+    app.register_error_handler(DataError, _handle_bad_data)
     app.register_error_handler(Exception, _handle_unexpected)

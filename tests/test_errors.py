@@ -83,3 +83,21 @@ def test_database_outage_is_503_with_retry_after(
     assert response.headers["Retry-After"] == "5"
     assert response.json is not None and response.json["error"] == "temporarily_unavailable"
     assert "127.0.0.1" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/login?next=/%00", None),
+        ("get", "/authorize?client_id=a%00b&response_type=code", None),
+        ("post", "/login", {"username": "bob\x00", "password": "x"}),
+        ("post", "/token", {"grant_type": "client_credentials", "client_id": "a\x00"}),
+        ("get", "/api/v1/photos/abc%00def", None),
+    ],
+)
+def test_nul_characters_are_a_clean_400_on_every_backend(
+    client: FlaskClient, method: str, path: str, data: dict[str, str] | None
+) -> None:
+    response = getattr(client, method)(path, data=data)
+    assert response.status_code == 400
+    assert "Traceback" not in response.get_data(as_text=True)
