@@ -244,8 +244,18 @@ BAD_CHALLENGES = {
     "plus-slash-equals": "a" * 40 + "+/=",
     "padded-base64": base64.b64encode(hashlib.sha256(b"x" * 43).digest()).decode(),
     "space": "a" * 42 + " ",
-    "nul": "a" * 42 + "\x00",
 }
+
+
+def test_a_nul_in_the_challenge_is_refused_before_anything_reads_it(
+    consented: OAuthActions, any_client: RegisteredClient, app: Flask
+) -> None:
+    """NUL is refused for every parameter of every request (400 page, no redirect, no code)."""
+    before = count_rows(app, AuthorizationCode)
+    response, _ = consented.authorize(any_client, state="pk-6", code_challenge="a" * 42 + "\x00")
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert count_rows(app, AuthorizationCode) == before
 
 
 @pytest.mark.parametrize("challenge", BAD_CHALLENGES.values(), ids=BAD_CHALLENGES.keys())

@@ -43,8 +43,9 @@ def test_disabling_the_user_ends_every_token_at_once(
 
 
 def test_behind_a_tls_proxy_forwarded_proto_counts_as_https(
-    app_config: dict[str, Any], instance_path: Any
+    app: Any, app_config: dict[str, Any], instance_path: Any
 ) -> None:
+    """(``app`` is asked for so that its teardown empties the tables this test writes.)"""
     from app import create_app
     from tests.oauth.helpers import ClientFactory
 
