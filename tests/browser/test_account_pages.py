@@ -32,8 +32,8 @@ def sign_in(page: Any, base_url: str, next_path: str = "/") -> None:
     page.goto(f"{base_url}/login?next={next_path}")
     page.get_by_label("Username").fill("bob")
     page.get_by_label("Password").fill(BOB_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
 
 
 def start_flow(session: OAuth2Session, live_server: LiveServer) -> tuple[str, str]:
@@ -139,8 +139,8 @@ def test_revoking_in_my_apps_makes_the_api_refuse_the_token(
     page.goto(f"{live_server.url}/account/apps")
     item = page.get_by_role("listitem").filter(has_text="PhotoPrint").first
     assert "read 1 photos" in item.inner_text()
-    item.get_by_role("button", name="Revoke").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        item.get_by_role("button", name="Revoke").click()
     assert page.get_by_text("You have not allowed any app").is_visible()
     assert requests.get(api, headers=bearer, timeout=10).status_code == 401
 
@@ -156,17 +156,17 @@ def test_my_photos_upload_rename_delete(
     sign_in(page, live_server.url, "/account/photos")
     page.get_by_label("Photo").set_input_files(str(picture))
     page.get_by_label("Title").fill("Harbour")
-    page.get_by_role("button", name="Upload").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upload").click()
     image = page.get_by_role("img", name="Harbour")
     image.wait_for()
     assert page.evaluate("document.querySelector('.photo img').naturalWidth") > 0
     page.get_by_label("New title").fill("Harbour at dusk")
-    page.get_by_role("button", name="Rename").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Rename").click()
     assert page.get_by_role("img", name="Harbour at dusk").is_visible()
-    page.get_by_role("button", name="Delete Harbour at dusk").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete Harbour at dusk").click()
     assert page.get_by_text("No photos yet.").is_visible()
 
 

@@ -40,11 +40,13 @@ def test_wrong_password_shows_one_message_and_keyboard_works(
     flask_cli(cli_env, "users", "create", "bob", "--email", "b@example.com", "--password-stdin",
               stdin="correct horse battery\n")  # fmt: skip
     page.goto(f"{live_server.url}/login")
-    page.keyboard.type("bob")  # the username field has focus on arrival
+    # The username field takes focus on arrival (autofocus); wait for it, a loaded CI may lag.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
+    page.keyboard.type("bob")
     page.keyboard.press("Tab")
     page.keyboard.type("not the password")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert page.get_by_role("alert").inner_text() == "Invalid username or password."
     assert page.get_by_text("Signed in as").count() == 0
 
