@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ApiUsage, Client, Consent
+from app.models import Client, Consent
 from app.models.types import utcnow
 from app.services import audit, grants, usage
 
@@ -54,17 +54,14 @@ def authorized_apps(user_id: int, days: int = 30) -> list[AuthorizedApp]:
         .where(Consent.user_id == user_id)
         .order_by(Consent.updated_at.desc())
     ).all()
-    apps = []
-    for consent, client in rows:
-        last_used = db.session.scalar(
-            select(func.max(ApiUsage.day)).where(
-                ApiUsage.user_id == user_id, ApiUsage.client_id == client.client_id
-            )
+    last_used = usage.last_used_by_client(user_id)
+    activity = usage.totals_by_client(user_id, days)
+    return [
+        AuthorizedApp(
+            client, consent, last_used.get(client.client_id), activity.get(client.client_id, {})
         )
-        apps.append(
-            AuthorizedApp(client, consent, last_used, usage.totals(user_id, client.client_id, days))
-        )
-    return apps
+        for consent, client in rows
+    ]
 
 
 def revoke_client_access(user_id: int, client_id: str) -> bool:

@@ -27,20 +27,27 @@ def record(user_id: int, client_id: str, operation: str) -> None:
 
 
 def totals(user_id: int, client_id: str, days: int = 30) -> dict[str, int]:
-    """Calls per operation over the last ``days`` days."""
+    """Calls per operation by one client for one user over the last ``days`` days."""
+    return totals_by_client(user_id, days).get(client_id, {})
+
+
+def totals_by_client(user_id: int, days: int = 30) -> dict[str, dict[str, int]]:
+    """For each client: calls per operation for ``user_id`` over the last ``days`` days."""
     since = datetime.now(UTC).date() - timedelta(days=days - 1)
     rows = db.session.execute(
-        select(ApiUsage.operation, func.sum(ApiUsage.count))
-        .where(ApiUsage.user_id == user_id, ApiUsage.client_id == client_id)
-        .where(ApiUsage.day >= since)
-        .group_by(ApiUsage.operation)
+        select(ApiUsage.client_id, ApiUsage.operation, func.sum(ApiUsage.count))
+        .where(ApiUsage.user_id == user_id, ApiUsage.day >= since)
+        .group_by(ApiUsage.client_id, ApiUsage.operation)
     )
-    return {operation: int(count) for operation, count in rows}
+    result: dict[str, dict[str, int]] = {}
+    for client_id, operation, count in rows:
+        result.setdefault(client_id, {})[operation] = int(count)
+    return result
 
 
-def last_used_by_client() -> dict[str, date]:
-    """The last day each client called the API (for the admin console), in one query."""
-    rows = db.session.execute(
-        select(ApiUsage.client_id, func.max(ApiUsage.day)).group_by(ApiUsage.client_id)
-    )
-    return {client_id: day for client_id, day in rows}
+def last_used_by_client(user_id: int | None = None) -> dict[str, date]:
+    """The last day each client called the API (for one user, or for anyone), in one query."""
+    query = select(ApiUsage.client_id, func.max(ApiUsage.day)).group_by(ApiUsage.client_id)
+    if user_id is not None:
+        query = query.where(ApiUsage.user_id == user_id)
+    return {client_id: day for client_id, day in db.session.execute(query)}
