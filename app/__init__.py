@@ -13,8 +13,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
 from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.session_cookie import LeanCookieSessionInterface
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Endpoints with a rate limit; every other request skips the limiter (extensions.py).
+THROTTLED_ENDPOINTS = frozenset(
+    {"account.login", "oauth.token", "oauth.introspect", "oauth.revoke"}
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -26,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     load_config(app, config)
+    app.session_interface = LeanCookieSessionInterface()
     register_upload_limits(app)  # before the guards: they parse the form
     register_input_guards(app)
     register_extensions(app)
@@ -78,6 +84,7 @@ def register_extensions(app: Flask) -> None:
     configure_login_manager(login_manager)
     csrf.init_app(app)
     limiter.init_app(app)
+    app.extensions["throttled_endpoints"] = THROTTLED_ENDPOINTS
     if hops := app.config["PROXY_FIX_X_FOR"]:
         # Behind TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host.
         proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

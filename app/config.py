@@ -36,11 +36,17 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_MAX_LENGTH": 1024,
     "LOGIN_LIMIT_PER_ACCOUNT": "10 per 10 minutes",
     "LOGIN_LIMIT_PER_IP": "60 per 10 minutes",
+    # Client endpoints (token, introspection, revocation)
+    "OAUTH_LIMIT_PER_CLIENT": "600 per minute",  # calls naming one client_id
+    "OAUTH_LIMIT_PER_IP": "1200 per minute",  # calls from one address, per endpoint
+    "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",  # wrong client credentials per client_id
     # Photo store
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,  # largest accepted upload
     "PHOTO_MAX_PIXELS": 40_000_000,  # decompression-bomb guard (width x height)
     "PHOTO_STRIP_GPS": True,  # remove EXIF location from stored photos
     "MAX_FORM_PARTS": 50,  # multipart parts per request (werkzeug default is 1,000)
+    # API usage counts ("My apps"): summed per worker, written every N seconds (0: each call)
+    "USAGE_FLUSH_SECONDS": 10,
     # Rate-limit storage: memory:// per worker; redis://host:6379/0 to share across workers/hosts
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
@@ -55,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 LOOPBACK_HOSTS = {"localhost"}
+NON_NEGATIVE_INTEGERS = ("PROXY_FIX_X_FOR", "USAGE_FLUSH_SECONDS")
 POSITIVE_INTEGERS = (
     "LOGIN_SESSION_LIFETIME",
     "PASSWORD_MIN_LENGTH",
@@ -172,8 +179,9 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("PASSWORD_MIN_LENGTH", "must not exceed PASSWORD_MAX_LENGTH")
     if config["OAUTH_CODE_TTL"] > 600:
         raise ConfigError("OAUTH_CODE_TTL", "at most 600 seconds (RFC 6749 §4.1.2)")
-    if not isinstance(config["PROXY_FIX_X_FOR"], int) or config["PROXY_FIX_X_FOR"] < 0:
-        raise ConfigError("PROXY_FIX_X_FOR", "must be a non-negative integer")
+    for key in NON_NEGATIVE_INTEGERS:
+        if not isinstance(config[key], int) or config[key] < 0:
+            raise ConfigError(key, "must be a non-negative integer")
 
 
 def _validate_issuer(issuer: str) -> None:

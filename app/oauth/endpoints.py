@@ -13,6 +13,7 @@ from app.oauth.metadata import authorization_server_metadata, openid_configurati
 from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
 from app.oauth.server import GRANT_TYPES, authorization_server
+from app.oauth.throttle import client_endpoint
 from app.services import keys
 
 bp = Blueprint("oauth", __name__)
@@ -32,6 +33,7 @@ def _check_form_post() -> None:
 
 
 @bp.post("/token")
+@client_endpoint
 def token() -> ResponseReturnValue:
     """RFC 6749 §3.2 token endpoint."""
     _check_form_post()
@@ -45,6 +47,7 @@ def token() -> ResponseReturnValue:
 
 
 @bp.post("/revoke")
+@client_endpoint
 def revoke() -> ResponseReturnValue:
     """RFC 7009 token revocation."""
     _check_form_post()
@@ -53,6 +56,7 @@ def revoke() -> ResponseReturnValue:
 
 
 @bp.post("/introspect")
+@client_endpoint
 def introspect() -> ResponseReturnValue:
     """RFC 7662 token introspection."""
     _check_form_post()

@@ -1,0 +1,127 @@
+"""Throttles on the client endpoints (issue 6 item 7; SECURITY.md CA-06).
+
+Token, introspection and revocation count calls per claimed client and per address, and
+failed client authentications per client. A throttled call answers 429 with Retry-After and
+an RFC 6749 §5.2-shaped JSON body, and is never cached.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The settings of the test's ``limits`` marker on top of the wide test defaults."""
+    marker = request.node.get_closest_marker("limits")
+    return app_config | (marker.kwargs if marker else {})
+
+
+def client_credentials(oauth: OAuthActions, client: RegisteredClient, **form: Any) -> Any:
+    return oauth.token(client, grant_type="client_credentials", scope="photos.read", **form)
+
+
+def assert_throttled(response: Any) -> None:
+    assert response.status_code == 429, response.data
+    assert response.json["error"] == "too_many_requests"
+    assert response.json["error_description"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.fixture
+def other(clients: ClientFactory) -> RegisteredClient:
+    """A second machine client, calling from the same address."""
+    return clients.create(
+        client_name="Other job", grant_types=["client_credentials"], scope="photos.read"
+    )
+
+
+def wrong_secret(client: RegisteredClient) -> RegisteredClient:
+    return RegisteredClient(client.client_id, "not-the-secret", client.metadata)
+
+
+@pytest.mark.limits(OAUTH_LIMIT_PER_CLIENT="3 per minute")
+def test_token_calls_per_client_are_limited(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient, other: RegisteredClient
+) -> None:
+    for _ in range(3):
+        assert client_credentials(oauth, cc).status_code == 200
+    assert_throttled(client_credentials(oauth, cc))
+    # Another client from the same address still gets tokens.
+    assert client_credentials(oauth, other).status_code == 200
+
+
+@pytest.mark.limits(OAUTH_LIMIT_PER_IP="2 per minute")
+def test_introspection_calls_per_address_are_limited(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient, conf: RegisteredClient
+) -> None:
+    token = client_credentials(oauth, cc).json["access_token"]
+    assert oauth.introspect(cc, token).status_code == 200
+    assert oauth.introspect(conf, token).status_code == 200
+    assert_throttled(oauth.introspect(cc, token))
+
+
+@pytest.mark.limits(OAUTH_LIMIT_PER_CLIENT="1 per minute")
+def test_revocation_is_limited_per_client(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient
+) -> None:
+    token = client_credentials(oauth, cc).json["access_token"]
+    assert oauth.revoke(cc, token).status_code == 200
+    assert_throttled(oauth.revoke(cc, token))
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT="5 per 3 seconds")
+def test_secret_guessing_is_throttled_then_the_right_secret_works_again(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient, other: RegisteredClient
+) -> None:
+    """CA-06: after 5 wrong secrets even the right one waits; after the window it works."""
+    for _ in range(5):
+        response = client_credentials(oauth, wrong_secret(cc))
+        assert response.status_code == 401
+        assert response.json["error"] == "invalid_client"
+    assert_throttled(client_credentials(oauth, wrong_secret(cc)))
+    assert_throttled(client_credentials(oauth, cc))
+    # Failures against one client do not lock out another.
+    assert client_credentials(oauth, other).status_code == 200
+    deadline = time.monotonic() + 10
+    while (status := client_credentials(oauth, cc).status_code) == 429:
+        assert time.monotonic() < deadline, "the throttle did not end with its window"
+        time.sleep(0.2)
+    assert status == 200
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT="2 per minute")
+def test_successful_authentications_do_not_count_as_failures(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient
+) -> None:
+    for _ in range(6):
+        assert client_credentials(oauth, cc).status_code == 200
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT="3 per minute")
+def test_failures_at_introspection_and_revocation_count_together(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient
+) -> None:
+    token = client_credentials(oauth, cc).json["access_token"]
+    bad = wrong_secret(cc)
+    assert oauth.introspect(bad, token).status_code == 401
+    assert oauth.revoke(bad, token).status_code == 401
+    assert client_credentials(oauth, bad).status_code == 401
+    assert_throttled(oauth.introspect(cc, token))
+
+
+@pytest.mark.limits(OAUTH_LIMIT_PER_CLIENT="2 per minute")
+def test_pages_and_the_api_are_not_counted(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient, client: Any
+) -> None:
+    for _ in range(5):
+        assert client.get("/.well-known/openid-configuration").status_code == 200
+        assert client.get("/healthz").status_code == 200
+    assert client_credentials(oauth, cc).status_code == 200
