@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
+from limits import parse_many
 
 DEFAULTS: dict[str, Any] = {
     # Secrets and storage
@@ -76,6 +77,13 @@ POSITIVE_INTEGERS = (
     "MAX_FORM_PARTS",
 )
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
+RATE_LIMITS = (
+    "LOGIN_LIMIT_PER_ACCOUNT",
+    "LOGIN_LIMIT_PER_IP",
+    "OAUTH_LIMIT_PER_CLIENT",
+    "OAUTH_LIMIT_PER_IP",
+    "CLIENT_AUTH_FAILURE_LIMIT",
+)
 
 
 class ConfigError(RuntimeError):
@@ -172,6 +180,11 @@ def validate(config: Mapping[str, Any]) -> None:
     storage = str(config["RATELIMIT_STORAGE_URI"])
     if not storage.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://")):
         raise ConfigError("RATELIMIT_STORAGE_URI", "use memory:// or redis://host:port/db")
+    for key in RATE_LIMITS:
+        try:
+            parse_many(str(config[key]))
+        except ValueError:
+            raise ConfigError(key, 'use the limits syntax, e.g. "10 per minute"') from None
     for key in POSITIVE_INTEGERS:
         if not isinstance(config[key], int) or config[key] <= 0:
             raise ConfigError(key, "must be a positive integer")

@@ -59,6 +59,9 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"RATELIMIT_STORAGE_URI": "memcached://localhost"}, "RATELIMIT_STORAGE_URI"),
         ({"LOGIN_SESSION_LIFETIME": "soon"}, "LOGIN_SESSION_LIFETIME"),
         ({"PASSWORD_MIN_LENGTH": 5000}, "PASSWORD_MIN_LENGTH"),
+        ({"OAUTH_LIMIT_PER_CLIENT": "lots"}, "OAUTH_LIMIT_PER_CLIENT"),
+        ({"CLIENT_AUTH_FAILURE_LIMIT": "20 per fortnight"}, "CLIENT_AUTH_FAILURE_LIMIT"),
+        ({"USAGE_FLUSH_SECONDS": -1}, "USAGE_FLUSH_SECONDS"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(
