@@ -12,6 +12,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
+from app.errors import SERVICE_UNAVAILABLE_RETRY_AFTER
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.session_cookie import LeanCookieSessionInterface
 
@@ -83,6 +84,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     configure_login_manager(login_manager)
     csrf.init_app(app)
+    register_retry_after(app)  # before the limiter: after_request hooks run in reverse order
     limiter.init_app(app)
     app.extensions["throttled_endpoints"] = THROTTLED_ENDPOINTS
     if hops := app.config["PROXY_FIX_X_FOR"]:
@@ -92,6 +94,23 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def register_retry_after(app: Flask) -> None:
+    """Retry-After only on 429 and 503, and on a 503 our own short hint (RFC 9110 §10.2.3).
+
+    flask-limiter puts its window's reset (up to minutes) in Retry-After on every answer of a
+    throttled endpoint, 200s included, and raises a 503's hint to it: a client told to come
+    back in 60 s after a database blip of one second waits for nothing.
+    """
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        if response.status_code == 503:
+            response.headers["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER)
+        elif response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

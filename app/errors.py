@@ -12,6 +12,8 @@ SQL text: unexpected exceptions are logged and answered with a generic 500.
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -28,6 +30,13 @@ JSON_PATH_PREFIXES = (
     "/jwks",
     "/healthz",
 )
+
+# Seconds a client is asked to wait after a 503 (the database is briefly unreachable).
+SERVICE_UNAVAILABLE_RETRY_AFTER = 5
+
+# RFC 6749 §5.2, RFC 6750 §3: error_description is printable ASCII without '"' and '\'; a
+# description that quotes the request (a parameter's name) must not carry anything else.
+_UNSAFE_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 # RFC 6749 §5.2 / §4.1.2.1 codes where they fit, plain names otherwise.
 ERROR_CODES = {
@@ -73,7 +82,7 @@ class TesseraError(Exception):
 
     def headers(self) -> dict[str, str]:
         """Extra response headers (a challenge, Retry-After)."""
-        return {"Retry-After": "5"} if self.status == 503 else {}
+        return {"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER)} if self.status == 503 else {}
 
 
 class ValidationError(TesseraError):
@@ -94,7 +103,7 @@ def error_response(
 ) -> Response:
     """Render one error in the shape the caller expects (JSON or HTML)."""
     if wants_json():
-        response = jsonify(error=error, error_description=description)
+        response = jsonify(error=error, error_description=_UNSAFE_DESCRIPTION.sub("?", description))
     else:
         title = FRIENDLY_TITLES.get(status, "Something went wrong")
         html = render_template("errors/error.html", status=status, title=title, message=description)
@@ -127,7 +136,7 @@ def _handle_database_down(exc: OperationalError) -> Response:
         503,
         "temporarily_unavailable",
         "The service is briefly unavailable; please retry.",
-        {"Retry-After": "5"},
+        {"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER)},
     )
 
 
