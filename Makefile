@@ -7,7 +7,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test lint fmt typecheck bench demo screenshots clean
+.PHONY: help install run migrate test lint fmt typecheck bench bench-scale fuzz demo screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,7 +26,7 @@ migrate: install  ## apply database migrations (flask db upgrade)
 	$(BIN)/flask --app wsgi db upgrade
 
 run: migrate  ## install, migrate, serve with gunicorn on http://$(HOST):$(PORT)
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --no-control-socket --access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket --access-logfile - wsgi:app
 
 test: install  ## install and run every test
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -47,9 +47,16 @@ typecheck: install  ## mypy only
 demo: migrate  ## seed bob, alice, their photos and the PhotoPrint client
 	$(BIN)/flask --app wsgi demo
 
-bench: install  ## wrk against Tessera and a bare Flask endpoint; writes bench/results/latest.md
+bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask; bench/results/latest.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
+
+bench-scale: install  ## the same scenarios on an empty and a 1M-row PostgreSQL; bench/results/scale.md
+	@command -v wrk >/dev/null || { echo "make bench-scale needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m bench.scale
+
+fuzz: install  ## long fuzzing run (-m fuzz): 500 examples per strategy, 6,000 schemathesis cases
+	FUZZ_EXAMPLES=500 $(BIN)/pytest -m fuzz $(PYTEST_ARGS)
 
 screenshots: install  ## PNGs of the main pages (desktop and phone) in docs/screenshots/
 	$(BIN)/python docs/make_screenshots.py
