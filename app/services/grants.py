@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import Client, Grant, User
@@ -34,15 +34,20 @@ def create_grant(
     return grant
 
 
+# Built once with bind parameters: building this select on every client_credentials call
+# cost as much as running it.
+_CLIENT_OWN_GRANT = (
+    select(Grant)
+    .where(Grant.client_id == bindparam("client_id"), Grant.kind == KIND_CLIENT_CREDENTIALS)
+    .where(Grant.revoked_at.is_(None), Grant.expires_at > bindparam("now"))
+    .order_by(Grant.created_at.desc())
+    .limit(1)
+)
+
+
 def client_credentials_grant(client: Client) -> Grant:
     """The client's own grant for client_credentials tokens, created on first use."""
-    grant = db.session.scalar(
-        select(Grant)
-        .where(Grant.client_id == client.client_id, Grant.kind == KIND_CLIENT_CREDENTIALS)
-        .where(Grant.revoked_at.is_(None), Grant.expires_at > utcnow())
-        .order_by(Grant.created_at.desc())
-        .limit(1)
-    )
+    grant = db.session.scalar(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
     if grant is None:
         grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
         db.session.flush()
