@@ -52,6 +52,10 @@ def register_input_guards(app: Flask) -> None:
 
     @app.before_request
     def _refuse_nul() -> None:
+        try:  # gunicorn refuses such a request line itself; other WSGI servers pass it on
+            request.query_string.decode()
+        except UnicodeDecodeError:
+            abort(400, "The query string is not valid UTF-8.")
         values = [request.path, *(v for _, v in request.args.items(multi=True))]
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             values += [v for _, v in request.form.items(multi=True)]

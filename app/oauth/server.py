@@ -75,6 +75,10 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return super().authenticate_client(
                 request, [method] if method in methods else [], endpoint
             )
+        except ValueError:  # authlib on a Basic header that is not base64 "id:secret"
+            error = InvalidClientError(description="Client authentication failed.")
+            error.status_code = 401
+            raise error from None
         except InvalidClientError as error:
             # RFC 6749 §5.2: 401 with a Basic challenge, whichever way the client tried.
             if error.description is None or "cannot authenticate" in error.description:

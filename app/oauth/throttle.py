@@ -27,7 +27,10 @@ MAX_KEY_LENGTH = 128
 
 def claimed_client_id() -> str | None:
     """The client_id a request names, before anyone has checked it."""
-    auth = request.authorization
+    try:
+        auth = request.authorization
+    except ValueError:  # e.g. "Basic \xa0": no credentials to name anyone
+        auth = None
     if auth is not None and auth.type == "basic" and auth.username:
         return auth.username[:MAX_KEY_LENGTH]
     if request.mimetype == "application/x-www-form-urlencoded":

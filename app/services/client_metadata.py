@@ -180,8 +180,12 @@ def redirect_uri_problem(uri: str) -> str | None:
 
 
 def _check_https_uri(uri: str, field: str) -> None:
-    parts = urlsplit(uri)
-    if parts.scheme != "https" or not parts.hostname or "#" in uri or len(uri) > 2000:
+    try:
+        parts = urlsplit(uri)
+        hostname = parts.hostname  # raises ValueError for a malformed IPv6 host
+    except ValueError:
+        raise ClientMetadataError(f"{field}: must be an https URL") from None
+    if parts.scheme != "https" or not hostname or "#" in uri or len(uri) > 2000:
         raise ClientMetadataError(f"{field}: must be an https URL")
 
 
