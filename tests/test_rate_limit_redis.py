@@ -12,6 +12,7 @@ import requests
 
 from tests.helpers import AuthActions, csrf_token_from, skip_or_fail
 from tests.live import LiveServer, live_settings
+from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 pytestmark = pytest.mark.redis
 
@@ -26,6 +27,7 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     return app_config | {
         "RATELIMIT_STORAGE_URI": redis_url,
         "LOGIN_LIMIT_PER_ACCOUNT": "3 per hour",
+        "OAUTH_LIMIT_PER_CLIENT": "3 per hour",
     }
 
 
@@ -54,3 +56,31 @@ def test_attempts_on_one_host_count_on_another(
     finally:
         other_host.stop()
     assert auth.login().status_code == 429
+
+
+def test_token_calls_of_one_client_count_across_hosts(
+    app_config: dict[str, Any],
+    instance_path: Path,
+    tmp_path: Path,
+    oauth: OAuthActions,
+    cc: RegisteredClient,
+) -> None:
+    """OAUTH_LIMIT_PER_CLIENT is one budget for the whole deployment when Redis holds it."""
+    form = {"grant_type": "client_credentials", "scope": "photos.read"}
+    assert oauth.token(cc, **form).status_code == 200
+    assert oauth.token(cc, **form).status_code == 200
+    settings = live_settings(app_config, instance_path)
+    other_host = LiveServer(settings, tmp_path / "other.log")
+    other_host.start()
+    try:
+        auth = (cc.client_id, cc.client_secret or "")
+        at_other = [
+            requests.post(f"{other_host.url}/token", data=form, auth=auth, timeout=10)
+            for _ in range(2)
+        ]
+    finally:
+        other_host.stop()
+    assert [r.status_code for r in at_other] == [200, 429]
+    assert at_other[1].json()["error"] == "too_many_requests"
+    assert int(at_other[1].headers["Retry-After"]) > 0
+    assert oauth.token(cc, **form).status_code == 429
