@@ -63,6 +63,10 @@ pytestmark = [pytest.mark.reliability, pytest.mark.live]
 GRACEFUL_TIMEOUT = 5  # tests.live.LiveServer starts gunicorn with --graceful-timeout 5
 
 
+# A database server's faults: these tests have no SQLite variant.
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
 def server_for(
     app_config: dict[str, Any], instance_path: Path, log: Path, workers: int = 2, **settings: Any
 ) -> LiveServer:
@@ -228,6 +232,7 @@ def terminate_app_connections(dsn: str) -> int:
     return len(rows)
 
 
+@POSTGRESQL_ONLY
 def test_database_connections_terminated_under_load(
     database_url: str,
     app_config: dict[str, Any],
@@ -241,8 +246,6 @@ def test_database_connections_terminated_under_load(
     """pg_terminate_backend on all app connections, 3 times, under reads and writes: each
     answer is 200 or a 503 JSON with Retry-After, never a 500 or a traceback, no connection
     resets; within 5 s of the last cut, requests succeed again."""
-    if not is_postgresql(database_url):
-        pytest.skip("pg_terminate_backend is PostgreSQL's; SQLite has no server connections")
     (refresh_token,) = refresh_tokens_for(oauth, conf, 1)
     server = server_for(app_config, instance_path, tmp_path / "gunicorn.log")
     with running(server):
@@ -298,6 +301,7 @@ def database_outage(database_url: str) -> Iterator[None]:
             conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
+@POSTGRESQL_ONLY
 def test_database_outage_answers_503_and_recovers(
     database_url: str,
     app_config: dict[str, Any],
@@ -311,8 +315,6 @@ def test_database_outage_answers_503_and_recovers(
     """While PostgreSQL refuses connections, every call that needs it is a 503 (JSON for
     clients) whose Retry-After is no longer than the recovery takes; 5 s after the database
     is back, the same calls succeed."""
-    if not is_postgresql(database_url):
-        pytest.skip("an outage of a database server; SQLite has none")
     (refresh_token,) = refresh_tokens_for(oauth, conf, 1)
     server = server_for(app_config, instance_path, tmp_path / "gunicorn.log")
     with running(server), requests.Session() as session:

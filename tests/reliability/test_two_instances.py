@@ -24,7 +24,6 @@ from tests.reliability.fault_support import (
     basic,
     client_credentials,
     introspect,
-    is_postgresql,
     list_photos,
     refresh,
     refresh_tokens_for,
@@ -32,7 +31,13 @@ from tests.reliability.fault_support import (
     sign_in_attempt,
 )
 
-pytestmark = [pytest.mark.reliability, pytest.mark.live, pytest.mark.redis]
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.live,
+    pytest.mark.redis,
+    # Hosts share a PostgreSQL database; SQLite is one host's file: no SQLite variant.
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
 
 ACCOUNT_LIMIT = 3
 
@@ -42,8 +47,6 @@ def hosts(
     database_url: str, app_config: dict[str, Any], instance_path: Path, tmp_path: Path
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Hosts A and B: same database, same Redis (a key prefix of their own), same issuer."""
-    if not is_postgresql(database_url):
-        pytest.skip("hosts share a PostgreSQL database; SQLite is one host's file")
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:
         skip_or_fail("two-host tests need TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
