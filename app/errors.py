@@ -38,6 +38,12 @@ SERVICE_UNAVAILABLE_RETRY_AFTER = 5
 # description that quotes the request (a parameter's name) must not carry anything else.
 _UNSAFE_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
+
+def safe_error_description(text: str) -> str:
+    """``text`` with every character outside RFC 6749 §5.2's set replaced by "?"."""
+    return _UNSAFE_DESCRIPTION.sub("?", text)
+
+
 # RFC 6749 §5.2 / §4.1.2.1 codes where they fit, plain names otherwise.
 ERROR_CODES = {
     400: "invalid_request",
@@ -103,7 +109,7 @@ def error_response(
 ) -> Response:
     """Render one error in the shape the caller expects (JSON or HTML)."""
     if wants_json():
-        response = jsonify(error=error, error_description=_UNSAFE_DESCRIPTION.sub("?", description))
+        response = jsonify(error=error, error_description=safe_error_description(description))
     else:
         title = FRIENDLY_TITLES.get(status, "Something went wrong")
         html = render_template("errors/error.html", status=status, title=title, message=description)

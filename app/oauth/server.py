@@ -6,7 +6,6 @@ something the server refuses.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -18,7 +17,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
 
-from app.errors import error_response
+from app.errors import error_response, safe_error_description
 from app.extensions import db
 from app.oauth.client_auth import PrivateKeyJWT
 from app.oauth.grants import (
@@ -38,7 +37,6 @@ EXTENSION_KEY = "tessera.authorization_server"
 GRANT_TYPES = (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant)
 TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 CLIENT_ASSERTION_ALGS = ["ES256", "RS256"]
-_UNSAFE_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 
 
 class Issuer(IssuerParameter):  # type: ignore[misc]
@@ -95,7 +93,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         """Errors never echo control characters (RFC 6749 §5.2 limits the character set)."""
         if error.description:
-            error.description = _UNSAFE_DESCRIPTION.sub("?", str(error.description))[:300]
+            error.description = safe_error_description(str(error.description))[:300]
         response: Response = super().handle_error_response(request, error)
         return response
 
@@ -132,7 +130,7 @@ def build_authorization_server(app: Flask) -> TesseraAuthorizationServer:
 def _unhandled_oauth_error(error: OAuth2Error) -> Response:
     """An OAuth error raised outside authlib's own handling (e.g. insecure_transport while
     reading the request) is still an RFC 6749 §5.2 answer, never a 500."""
-    description = _UNSAFE_DESCRIPTION.sub("?", str(error.get_error_description() or ""))
+    description = safe_error_description(str(error.get_error_description() or ""))
     headers = dict(error.get_headers())
     headers.pop("Content-Type", None)
     return error_response(error.status_code or 400, error.error, description, headers)
