@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     # Protocol
     "OAUTH_ISSUER": "http://127.0.0.1:5000",
     "OAUTH_RESOURCE_AUDIENCE": None,  # aud of access tokens; <issuer>/api/v1 when unset
+    # RFC 8707: other resource servers' identifiers a client may name in ``resource``
+    "OAUTH_EXTRA_RESOURCES": [],
     "OAUTH_ACCESS_TOKEN_TTL": 600,  # seconds
     "OAUTH_ID_TOKEN_TTL": 600,
     "OAUTH_CODE_TTL": 60,
@@ -172,6 +174,7 @@ def is_loopback(host: str | None) -> bool:
 def validate(config: Mapping[str, Any]) -> None:
     """Raise ConfigError for the first invalid setting."""
     _validate_issuer(str(config["OAUTH_ISSUER"]))
+    _validate_extra_resources(config["OAUTH_EXTRA_RESOURCES"])
     if len(str(config["SECRET_KEY"])) < 32:
         raise ConfigError("SECRET_KEY", "must be at least 32 characters")
     uri = str(config["SQLALCHEMY_DATABASE_URI"])
@@ -206,3 +209,30 @@ def _validate_issuer(issuer: str) -> None:
         raise ConfigError("OAUTH_ISSUER", "must not have a query or fragment (RFC 8414 §2)")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError("OAUTH_ISSUER", "plain http is refused unless the host is loopback")
+
+
+def _validate_extra_resources(resources: Any) -> None:
+    """RFC 8707 §2: absolute URIs without a fragment; https, or http on loopback."""
+    if not isinstance(resources, list):
+        raise ConfigError(
+            "OAUTH_EXTRA_RESOURCES", 'must be a list of URIs, e.g. ["https://api.example.com"]'
+        )
+    for resource in resources:
+        problem = _resource_uri_problem(resource)
+        if problem:
+            raise ConfigError("OAUTH_EXTRA_RESOURCES", f"{resource!r} {problem}")
+
+
+def _resource_uri_problem(resource: Any) -> str | None:
+    try:
+        parts = urlsplit(resource) if isinstance(resource, str) else None
+        host = parts.hostname if parts else None
+    except ValueError:
+        parts = host = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        return "is not an absolute http(s) URI"
+    if "#" in resource:
+        return "must not have a fragment (RFC 8707 §2)"
+    if parts.scheme == "http" and not is_loopback(host):
+        return "uses plain http, which is refused unless the host is loopback"
+    return None

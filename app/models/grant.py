@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Base
@@ -30,6 +30,8 @@ class Grant(Base):
     )
     user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(String(1000), default="")
+    # RFC 8707 resource indicators granted, space-separated; None: the default resource.
+    resource: Mapped[str | None] = mapped_column(Text)
     # When the user signed in for this grant (OpenID Connect auth_time).
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -37,6 +39,11 @@ class Grant(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+    @property
+    def resources(self) -> list[str]:
+        """The granted resource indicators; empty when none was requested."""
+        return self.resource.split() if self.resource else []
 
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at

@@ -21,14 +21,15 @@ csrf.exempt(bp)  # clients authenticate themselves; no cookie is trusted here
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 DISCOVERY_CACHE = "public, max-age=300"
 SUPPORTED_GRANT_TYPES = {grant.GRANT_TYPE for grant in GRANT_TYPES}
+REPEATABLE_PARAMETERS = {"resource"}  # RFC 8707 §2
 
 
 def _check_form_post() -> None:
-    """RFC 6749 §3.2: form-encoded POST, each parameter at most once."""
+    """RFC 6749 §3.2: form-encoded POST, each parameter at most once (but ``resource``)."""
     if request.mimetype != FORM_MIMETYPE:
         raise ValidationError(f"Send the request as {FORM_MIMETYPE}.")
     for key in request.form:
-        if len(request.form.getlist(key)) > 1:
+        if len(request.form.getlist(key)) > 1 and key not in REPEATABLE_PARAMETERS:
             raise ValidationError(f"Parameter {key} was sent more than once.")
 
 

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
+from app.oauth import resource_indicators
 from app.security import hash_token
 from app.services import audit, tokens
 from app.services import grants as grant_records
@@ -36,6 +37,8 @@ class TokenIssuingMixin:
 
     request: Any
     GRANT_TYPE: str
+    # RFC 8707: True lets a token request name any known resource (no grant to narrow).
+    ANY_KNOWN_RESOURCE = False
 
     def grant_record(self) -> Grant:
         raise NotImplementedError
@@ -51,9 +54,14 @@ class TokenIssuingMixin:
         client: Client = self.request.client
         record = self.grant_record()
         scope = client.get_allowed_scope(scope) or ""
+        audience = resource_indicators.token_audience(
+            self.request, None if self.ANY_KNOWN_RESOURCE else record
+        )
         token: dict[str, Any] = {
             "token_type": "Bearer",
-            "access_token": tokens.issue_access_token(client, record, user, scope),
+            "access_token": tokens.issue_access_token(
+                client, record, user, scope, audience=audience
+            ),
             "expires_in": int(current_app.config["OAUTH_ACCESS_TOKEN_TTL"]),
             "scope": scope,
         }
@@ -98,6 +106,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
             signed_in.user,
             approval.scope,
             signed_in.authenticated_at,
+            resources=resource_indicators.authorization_resources(request),
         )
         db.session.flush()  # the code row references the grant row
         data = request.payload.data
@@ -202,6 +211,7 @@ class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant): 
     """RFC 6749 §4.4: confidential clients acting for themselves; never a refresh token."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    ANY_KNOWN_RESOURCE = True
 
     def validate_token_request(self) -> None:
         super().validate_token_request()

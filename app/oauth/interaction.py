@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from app.account.principal import SignedInUser, sign_out
 from app.errors import ValidationError
 from app.extensions import csrf
-from app.oauth import consent
+from app.oauth import consent, resource_indicators
 from app.oauth.prompt import Step, next_step
 from app.oauth.server import TesseraAuthorizationServer, authorization_server
 from app.scopes import describe
@@ -105,6 +105,7 @@ def _consent_page(grant: Any, signed_in: SignedInUser) -> str:
         logo_uri=logo if logo and logo.startswith("https://") else None,
         redirect_host=urlsplit(grant.redirect_uri).netloc,
         scopes=describe(grant.request.scope),
+        resources=resource_indicators.named_on_consent(grant.request),
         ticket=consent.issue_ticket(signed_in.id, request.args),
         action=request.full_path,
     )

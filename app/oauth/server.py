@@ -29,6 +29,7 @@ from app.oauth.grants import (
 from app.oauth.logout import EndSession
 from app.oauth.oidc import OpenIDCode
 from app.oauth.pkce import S256CodeChallenge
+from app.oauth.resource_indicators import ResourceIndicators
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
 from app.services import clients
@@ -53,7 +54,9 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.scopes_supported = SCOPES_SUPPORTED
         self.issuer_parameter = Issuer()
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
-        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(), OpenIDCode()])
+        self.register_grant(
+            AuthorizationCodeGrant, [S256CodeChallenge(), OpenIDCode(), ResourceIndicators()]
+        )
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
         self.register_endpoint(Revocation)

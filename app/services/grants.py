@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -15,9 +16,18 @@ from app.security import new_token
 
 
 def create_grant(
-    kind: str, client: Client, user: User | None, scope: str, auth_time: datetime | None
+    kind: str,
+    client: Client,
+    user: User | None,
+    scope: str,
+    auth_time: datetime | None,
+    *,
+    resources: Sequence[str] = (),
 ) -> Grant:
-    """Add a grant to the session (the caller commits)."""
+    """Add a grant to the session (the caller commits).
+
+    ``resources``: the RFC 8707 resource indicators granted; none means the default resource.
+    """
     now = utcnow()
     lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_MAX_AGE"])
     grant = Grant(
@@ -26,6 +36,7 @@ def create_grant(
         client_id=client.client_id,
         user_id=user.id if user else None,
         scope=scope,
+        resource=" ".join(resources) or None,
         auth_time=auth_time,
         created_at=now,
         expires_at=now + lifetime,

@@ -32,6 +32,8 @@ MAX_TOKEN_LENGTH = 4096
 # Tolerance for clocks of other hosts that issued a token "in the future"; expiry is exact.
 CLOCK_LEEWAY = 5
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "gid")
+# ``aud`` is a string or, with several RFC 8707 resources, a list of strings.
+REQUIRED_CLAIMS_BUT_AUD = tuple(name for name in REQUIRED_CLAIMS if name != "aud")
 
 
 class InvalidToken(Exception):
@@ -62,15 +64,23 @@ class AccessToken:
         return str(self.claims["gid"])
 
 
-def issue_access_token(client: Client, grant: Grant, user: User | None, scope: str) -> str:
-    """Sign an RFC 9068 access token for ``grant``."""
+def issue_access_token(
+    client: Client,
+    grant: Grant,
+    user: User | None,
+    scope: str,
+    *,
+    audience: str | list[str] | None = None,
+) -> str:
+    """Sign an RFC 9068 access token for ``grant``; ``audience`` (RFC 8707 resources, one
+    or several) replaces the default ``OAUTH_RESOURCE_AUDIENCE``."""
     config = current_app.config
     kid, key = keys.active_key(ACCESS_TOKEN_ALG)
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": config["OAUTH_ISSUER"],
         "sub": str(user.id) if user else client.client_id,
-        "aud": config["OAUTH_RESOURCE_AUDIENCE"],
+        "aud": audience or config["OAUTH_RESOURCE_AUDIENCE"],
         "client_id": client.client_id,
         "scope": scope,
         "jti": new_token(16),
@@ -243,12 +253,16 @@ def _verify_signature_uncached(token: str) -> tuple[dict[str, Any], dict[str, An
 
 
 def _check_claims(claims: dict[str, Any], audience: str | None) -> None:
-    if any(not isinstance(claims.get(name), (str, int)) for name in REQUIRED_CLAIMS):
+    if any(not isinstance(claims.get(name), (str, int)) for name in REQUIRED_CLAIMS_BUT_AUD):
+        raise InvalidToken("missing claims")
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]  # RFC 7519 §4.1.3: one or an array
+    if not audiences or not all(isinstance(name, str) for name in audiences):
         raise InvalidToken("missing claims")
     now = int(time.time())
     if claims["iss"] != current_app.config["OAUTH_ISSUER"]:
         raise InvalidToken("wrong issuer")
-    if audience is not None and claims["aud"] != audience:
+    if audience is not None and audience not in audiences:
         raise InvalidToken("wrong audience")
     if not isinstance(claims["exp"], int) or claims["exp"] <= now:
         raise InvalidToken("expired")
