@@ -19,7 +19,7 @@ from app.session_cookie import LeanCookieSessionInterface
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Endpoints with a rate limit; every other request skips the limiter (extensions.py).
 THROTTLED_ENDPOINTS = frozenset(
-    {"account.login", "oauth.token", "oauth.introspect", "oauth.revoke"}
+    {"account.login", "oauth.token", "oauth.introspect", "oauth.revoke", "registration.register"}
 )
 
 
@@ -138,6 +138,7 @@ def register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.oauth.endpoints import bp as oauth_bp
     from app.oauth.interaction import bp as interaction_bp
+    from app.oauth.registration import bp as registration_bp
     from app.oauth.server import build_authorization_server
 
     build_authorization_server(app)
@@ -145,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(interaction_bp)
+    app.register_blueprint(registration_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_discovery_bp)
     for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp, admin_audit_bp):

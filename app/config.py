@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_LIMIT_PER_CLIENT": "600 per minute",  # calls naming one client_id
     "OAUTH_LIMIT_PER_IP": "1200 per minute",  # calls from one address, per endpoint
     "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",  # wrong client credentials per client_id
+    # Dynamic client registration (RFC 7591/7592): "off", "token" (needs an initial access
+    # token from `flask clients issue-registration-token`) or "open" (anyone may register)
+    "REGISTRATION_MODE": "token",
+    "REGISTRATION_LIMIT_PER_IP": "20 per hour",  # POST /register calls from one address
     # Photo store
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,  # largest accepted upload
     "PHOTO_MAX_PIXELS": 40_000_000,  # decompression-bomb guard (width x height)
@@ -85,7 +89,9 @@ RATE_LIMITS = (
     "OAUTH_LIMIT_PER_CLIENT",
     "OAUTH_LIMIT_PER_IP",
     "CLIENT_AUTH_FAILURE_LIMIT",
+    "REGISTRATION_LIMIT_PER_IP",
 )
+REGISTRATION_MODES = ("off", "token", "open")
 
 
 class ConfigError(RuntimeError):
@@ -198,6 +204,8 @@ def validate(config: Mapping[str, Any]) -> None:
     for key in NON_NEGATIVE_INTEGERS:
         if not isinstance(config[key], int) or config[key] < 0:
             raise ConfigError(key, "must be a non-negative integer")
+    if config["REGISTRATION_MODE"] not in REGISTRATION_MODES:
+        raise ConfigError("REGISTRATION_MODE", f"use one of {', '.join(REGISTRATION_MODES)}")
 
 
 def _validate_issuer(issuer: str) -> None:

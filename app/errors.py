@@ -29,6 +29,7 @@ JSON_PATH_PREFIXES = (
     "/userinfo",
     "/jwks",
     "/healthz",
+    "/register",
 )
 
 # Seconds a client is asked to wait after a 503 (the database is briefly unreachable).

@@ -62,6 +62,8 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"OAUTH_LIMIT_PER_CLIENT": "lots"}, "OAUTH_LIMIT_PER_CLIENT"),
         ({"CLIENT_AUTH_FAILURE_LIMIT": "20 per fortnight"}, "CLIENT_AUTH_FAILURE_LIMIT"),
         ({"USAGE_FLUSH_SECONDS": -1}, "USAGE_FLUSH_SECONDS"),
+        ({"REGISTRATION_MODE": "closed"}, "REGISTRATION_MODE"),
+        ({"REGISTRATION_LIMIT_PER_IP": "many"}, "REGISTRATION_LIMIT_PER_IP"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(

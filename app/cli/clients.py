@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from app.errors import ValidationError
 from app.models import Client
-from app.services import clients
+from app.services import clients, registration_tokens
 from app.services.client_metadata import AUTH_METHODS
 
 clients_cli = AppGroup("clients", help="Register and manage OAuth clients.")
@@ -140,3 +140,25 @@ def rotate_secret_command(client_id: str, grace: int) -> None:
     except ValidationError as exc:
         raise _fail(exc) from exc
     click.echo(json.dumps({"client_id": client_id, "client_secret": secret}, indent=2))
+
+
+@clients_cli.command("issue-registration-token")
+@click.option("--expires-in", default=86400, show_default=True,
+              help="Seconds the token can be used.")  # fmt: skip
+@click.option("--max-uses", default=1, show_default=True,
+              help="How many clients it may register.")  # fmt: skip
+def issue_registration_token_command(expires_in: int, max_uses: int) -> None:
+    """Issue an RFC 7591 initial access token for POST /register (printed once).
+
+    Only its SHA-256 digest is stored; each registration spends one use.
+    """
+    try:
+        token, expires_at = registration_tokens.issue(expires_in, max_uses)
+    except ValidationError as exc:
+        raise _fail(exc) from exc
+    info = {
+        "initial_access_token": token,
+        "expires_at": int(expires_at.timestamp()),
+        "max_uses": max_uses,
+    }
+    click.echo(json.dumps(info, indent=2))

@@ -10,6 +10,7 @@ from app.models.grant import Grant
 from app.models.login_session import LoginSession
 from app.models.photo import Photo
 from app.models.refresh_token import RefreshToken
+from app.models.registration_token import RegistrationToken
 from app.models.revoked_access_token import RevokedAccessToken
 from app.models.signing_key import SigningKey
 from app.models.user import User
@@ -24,6 +25,7 @@ __all__ = [
     "LoginSession",
     "Photo",
     "RefreshToken",
+    "RegistrationToken",
     "RevokedAccessToken",
     "SigningKey",
     "UsedClientAssertion",

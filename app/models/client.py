@@ -38,6 +38,8 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
     # deployment can roll the new secret out without downtime.
     previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # RFC 7592 registration access token (SHA-256); only dynamically registered clients have one.
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64))
 
     # -- metadata accessors -------------------------------------------------------------
     @property

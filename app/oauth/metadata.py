@@ -19,7 +19,7 @@ from app.services.keys import SUPPORTED_ALGS
 def authorization_server_metadata() -> dict[str, Any]:
     """RFC 8414 §2."""
     issuer = current_app.config["OAUTH_ISSUER"]
-    return {
+    document: dict[str, Any] = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
@@ -40,6 +40,9 @@ def authorization_server_metadata() -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
     }
+    if current_app.config["REGISTRATION_MODE"] != "off":
+        document["registration_endpoint"] = f"{issuer}/register"  # RFC 7591 §3
+    return document
 
 
 def openid_configuration() -> dict[str, Any]:

@@ -20,6 +20,7 @@ KINDS = (
     "client.changed",
     "client.deleted",
     "client.secret_rotated",
+    "registration_token.issued",
     "refresh_token.reused",
     "authorization_code.replayed",
     "key.rotated",

@@ -17,17 +17,23 @@ from app.models import Client
 from app.models.types import utcnow
 from app.security import hash_token, new_token
 from app.services import audit
-from app.services.client_metadata import SECRET_AUTH_METHODS, validate_metadata
+from app.services.client_metadata import (
+    SECRET_AUTH_METHODS,
+    ClientMetadataError,
+    validate_metadata,
+)
 
 MAX_SECRET_GRACE = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
 class Registration:
-    """A stored client and, for confidential clients, the secret shown this once."""
+    """A stored client and, shown this once: its secret (confidential clients) and its RFC 7592
+    registration access token (dynamically registered clients)."""
 
     client: Client
     client_secret: str | None
+    registration_access_token: str | None = None
 
     def information_response(self) -> dict[str, Any]:
         """RFC 7591 §3.2.1 client information response."""
@@ -47,14 +53,20 @@ def client_information(client: Client, client_secret: str | None = None) -> dict
 
 
 def register_client(
-    metadata: Mapping[str, Any], *, resource_server: bool = False, actor_id: int | None = None
+    metadata: Mapping[str, Any],
+    *,
+    resource_server: bool = False,
+    actor_id: int | None = None,
+    registration_access_token: bool = False,
 ) -> Registration:
     """Validate RFC 7591 metadata and store a new client; nothing is stored on error.
 
     ``resource_server`` lets the client introspect every token (a trusted API), not only its own.
+    ``registration_access_token`` gives the client an RFC 7592 token to manage itself with.
     """
     clean = validate_metadata(metadata)
     secret = new_token() if clean["token_endpoint_auth_method"] in SECRET_AUTH_METHODS else None
+    management_token = new_token() if registration_access_token else None
     client = Client(
         client_id=secrets.token_hex(16),  # hex: never starts with "-" (CLI arguments)
         client_secret_hash=hash_token(secret) if secret else None,
@@ -63,33 +75,47 @@ def register_client(
         client_metadata=clean,
         is_resource_server=resource_server,
         created_at=utcnow(),
+        registration_token_hash=hash_token(management_token) if management_token else None,
     )
     db.session.add(client)
+    how = " (dynamic registration)" if registration_access_token else ""
     audit.record(
         "client.registered", client_id=client.client_id, actor_id=actor_id,
-        detail=clean["client_name"],
+        detail=clean["client_name"] + how,
     )  # fmt: skip
     db.session.commit()
-    return Registration(client, secret)
+    return Registration(client, secret, management_token)
 
 
 KEPT_ON_UPDATE = ("jwks", "contacts", "policy_uri", "tos_uri", "id_token_signed_response_alg")
 
 
 def update_client(
-    client_id: str, metadata: Mapping[str, Any], *, actor_id: int | None = None
+    client_id: str,
+    metadata: Mapping[str, Any],
+    *,
+    actor_id: int | None = None,
+    replace: bool = False,
 ) -> Client:
     """Replace a client's metadata under the same rules as registration.
 
-    The authentication method (and so the secret or keys) stays as registered; fields the
-    console does not edit (inline jwks, contacts, ...) are kept unless given.
+    The authentication method (and so the secret or keys) stays as registered. By default
+    (the admin console) fields the console does not edit (inline jwks, contacts, ...) are kept
+    unless given; with ``replace`` (RFC 7592 §2.2) every omitted field is dropped, and naming a
+    different authentication method is an error.
     """
     client = get_client(client_id)
-    kept = {k: v for k, v in client.client_metadata.items() if k in KEPT_ON_UPDATE}
-    if "jwks_uri" in metadata:
-        kept.pop("jwks", None)
-    merged = kept | dict(metadata)
-    merged["token_endpoint_auth_method"] = client.token_endpoint_auth_method
+    if replace:
+        merged = dict(metadata)
+        method = merged.setdefault("token_endpoint_auth_method", client.token_endpoint_auth_method)
+        if method != client.token_endpoint_auth_method:
+            raise ClientMetadataError("token_endpoint_auth_method: cannot be changed")
+    else:
+        kept = {k: v for k, v in client.client_metadata.items() if k in KEPT_ON_UPDATE}
+        if "jwks_uri" in metadata:
+            kept.pop("jwks", None)
+        merged = kept | dict(metadata)
+        merged["token_endpoint_auth_method"] = client.token_endpoint_auth_method
     clean = validate_metadata(merged)
     client.client_metadata = clean
     client.client_name = clean["client_name"]

@@ -19,6 +19,7 @@ from app.models import (
     Grant,
     LoginSession,
     RefreshToken,
+    RegistrationToken,
     RevokedAccessToken,
     UsedClientAssertion,
 )
@@ -41,6 +42,8 @@ def purge(batch_size: int = 1000) -> dict[str, int]:
         ("used_client_assertions", UsedClientAssertion.key, UsedClientAssertion.expires_at < now),
         ("login_sessions", LoginSession.token_hash, LoginSession.expires_at < now),
         ("grants", Grant.id, _grant_is_over(now - token_ttl)),
+        ("registration_tokens", RegistrationToken.token_hash,
+         or_(RegistrationToken.expires_at < now, RegistrationToken.uses_left <= 0)),
     ]  # fmt: skip
     return {name: _delete_in_batches(key, condition, batch_size) for name, key, condition in plans}
 
