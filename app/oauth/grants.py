@@ -23,6 +23,8 @@ from app.extensions import db
 from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
+from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
+from app.oauth.dpop_binding import request_jkt
 from app.security import hash_token
 from app.services import audit, tokens
 from app.services import grants as grant_records
@@ -51,14 +53,17 @@ class TokenIssuingMixin:
         client: Client = self.request.client
         record = self.grant_record()
         scope = client.get_allowed_scope(scope) or ""
+        jkt = request_jkt()  # RFC 9449 §5: bind to the proven key
         token: dict[str, Any] = {
-            "token_type": "Bearer",
-            "access_token": tokens.issue_access_token(client, record, user, scope),
+            "token_type": DPOP_TOKEN_TYPE if jkt else "Bearer",
+            "access_token": tokens.issue_access_token(client, record, user, scope, jkt=jkt),
             "expires_in": int(current_app.config["OAUTH_ACCESS_TOKEN_TTL"]),
             "scope": scope,
         }
         if include_refresh_token and self.may_refresh(client, record):
-            token["refresh_token"] = tokens.issue_refresh_token(record, self.refresh_scope(scope))
+            token["refresh_token"] = tokens.issue_refresh_token(
+                record, self.refresh_scope(scope), dpop_jkt=jkt if client.is_public else None
+            )
         return token
 
     def may_refresh(self, client: Client, record: Grant) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
@@ -19,7 +20,7 @@ from app.services.keys import SUPPORTED_ALGS
 def authorization_server_metadata() -> dict[str, Any]:
     """RFC 8414 §2."""
     issuer = current_app.config["OAUTH_ISSUER"]
-    return {
+    document: dict[str, Any] = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
@@ -40,6 +41,9 @@ def authorization_server_metadata() -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
     }
+    if current_app.config["DPOP_ENABLED"]:  # RFC 9449 §5.1
+        document["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)
+    return document
 
 
 def openid_configuration() -> dict[str, Any]:
