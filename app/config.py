@@ -33,6 +33,11 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_CODE_TTL": 60,
     "OAUTH_REFRESH_TOKEN_TTL": 14 * 24 * 3600,  # each refresh token, unless rotated sooner
     "OAUTH_REFRESH_TOKEN_MAX_AGE": 90 * 24 * 3600,  # a grant's whole refresh family
+    # DPoP (RFC 9449): sender-constrained tokens
+    "DPOP_ENABLED": True,  # False: the DPoP header is ignored, tokens are Bearer
+    "DPOP_PROOF_MAX_AGE": 300,  # seconds a proof's iat may lie in the past (5 s ahead allowed)
+    "DPOP_NONCE_REQUIRED": False,  # True: proofs must carry a server nonce (DPoP-Nonce)
+    "REPLAY_CACHE_URI": None,  # used proof ids: None = the database; redis://host:6379/0
     # Sign-in
     "LOGIN_SESSION_LIFETIME": 12 * 3600,  # seconds a sign-in lasts, absolute
     "PASSWORD_MIN_LENGTH": 8,
@@ -78,11 +83,14 @@ POSITIVE_INTEGERS = (
     "OAUTH_CODE_TTL",
     "OAUTH_REFRESH_TOKEN_TTL",
     "OAUTH_REFRESH_TOKEN_MAX_AGE",
+    "DPOP_PROOF_MAX_AGE",
     "PHOTO_MAX_BYTES",
     "PHOTO_MAX_PIXELS",
     "MAX_FORM_PARTS",
 )
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
+BOOLEANS = ("DPOP_ENABLED", "DPOP_NONCE_REQUIRED")
+REPLAY_CACHE_SCHEMES = ("redis://", "rediss://")
 RATE_LIMITS = (
     "LOGIN_LIMIT_PER_ACCOUNT",
     "LOGIN_LIMIT_PER_IP",
@@ -206,6 +214,19 @@ def validate(config: Mapping[str, Any]) -> None:
             raise ConfigError(key, "must be a non-negative integer")
     if config["REGISTRATION_MODE"] not in REGISTRATION_MODES:
         raise ConfigError("REGISTRATION_MODE", f"use one of {', '.join(REGISTRATION_MODES)}")
+    _validate_dpop(config)
+
+
+def _validate_dpop(config: Mapping[str, Any]) -> None:
+    """RFC 9449 settings: flags are booleans, the replay cache is the database or Redis."""
+    for key in BOOLEANS:
+        if not isinstance(config[key], bool):
+            raise ConfigError(key, "must be true or false")
+    if config["DPOP_PROOF_MAX_AGE"] > 3600:
+        raise ConfigError("DPOP_PROOF_MAX_AGE", "at most 3600 seconds")
+    uri = config["REPLAY_CACHE_URI"]
+    if uri is not None and not (isinstance(uri, str) and uri.startswith(REPLAY_CACHE_SCHEMES)):
+        raise ConfigError("REPLAY_CACHE_URI", "leave unset (the database) or use redis://host/db")
 
 
 def _validate_issuer(issuer: str) -> None:

@@ -13,6 +13,7 @@ SQL text: unexpected exceptions are logged and answered with a generic 500.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy.exc import DataError, OperationalError
@@ -87,7 +88,7 @@ class TesseraError(Exception):
         if status:
             self.status = status
 
-    def headers(self) -> dict[str, str]:
+    def headers(self) -> Mapping[str, str | list[str]]:
         """Extra response headers (a challenge, Retry-After)."""
         return {"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER)} if self.status == 503 else {}
 
@@ -106,7 +107,7 @@ def wants_json() -> bool:
 
 
 def error_response(
-    status: int, error: str, description: str, headers: dict[str, str] | None = None
+    status: int, error: str, description: str, headers: Mapping[str, str | list[str]] | None = None
 ) -> Response:
     """Render one error in the shape the caller expects (JSON or HTML)."""
     if wants_json():
@@ -117,8 +118,7 @@ def error_response(
         response = Response(html, mimetype="text/html")
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
+    response.headers.update(headers or {})  # a list value: one header line per item
     return response
 
 

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from app.api.auth import resource_identifier
 from app.api.openapi import API_SCOPES, build_openapi
+from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 
 bp = Blueprint("api_discovery", __name__)
 CACHE = "public, max-age=300"
@@ -17,7 +18,7 @@ CACHE = "public, max-age=300"
 def protected_resource_metadata() -> dict[str, Any]:
     """RFC 9728 §2."""
     issuer = current_app.config["OAUTH_ISSUER"]
-    return {
+    document: dict[str, Any] = {
         "resource": resource_identifier(),
         "authorization_servers": [issuer],
         "scopes_supported": list(API_SCOPES),
@@ -25,6 +26,10 @@ def protected_resource_metadata() -> dict[str, Any]:
         "resource_name": "Tessera photo API",
         "resource_documentation": f"{issuer}/api/v1/openapi.json",
     }
+    if current_app.config["DPOP_ENABLED"]:  # RFC 9728 §2, RFC 9449
+        document["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)
+        document["dpop_bound_access_tokens_required"] = False
+    return document
 
 
 @bp.get("/api/v1/openapi.json")

@@ -6,6 +6,7 @@ from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.client_assertion import UsedClientAssertion
 from app.models.consent import Consent
+from app.models.dpop_proof import UsedDPoPProof
 from app.models.grant import Grant
 from app.models.login_session import LoginSession
 from app.models.photo import Photo
@@ -29,5 +30,6 @@ __all__ = [
     "RevokedAccessToken",
     "SigningKey",
     "UsedClientAssertion",
+    "UsedDPoPProof",
     "User",
 ]

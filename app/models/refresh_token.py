@@ -25,6 +25,8 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Set when exchanged for a successor; a second use is reuse and revokes the grant.
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (JWK thumbprint).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     # authlib TokenMixin hooks used by the refresh_token grant
     def check_client(self, client: object) -> bool:

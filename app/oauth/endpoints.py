@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from app.errors import ValidationError
 from app.extensions import csrf, db
 from app.models import User
+from app.oauth import dpop_binding
 from app.oauth.metadata import authorization_server_metadata, openid_configuration
 from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
@@ -43,6 +44,7 @@ def token() -> ResponseReturnValue:
         raise ValidationError("Missing grant_type.")
     if grant_type not in SUPPORTED_GRANT_TYPES:
         raise ValidationError("This grant_type is not supported.", error="unsupported_grant_type")
+    dpop_binding.check_token_request()  # RFC 9449 §5: before any grant runs
     response: Response = authorization_server().create_token_response()
     return response
 

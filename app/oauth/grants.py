@@ -24,6 +24,8 @@ from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.oauth import resource_indicators
+from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
+from app.oauth.dpop_binding import request_jkt
 from app.security import hash_token
 from app.services import audit, tokens
 from app.services import grants as grant_records
@@ -57,16 +59,19 @@ class TokenIssuingMixin:
         audience = resource_indicators.token_audience(
             self.request, None if self.ANY_KNOWN_RESOURCE else record
         )
+        jkt = request_jkt()  # RFC 9449 §5: bind to the proven key
         token: dict[str, Any] = {
-            "token_type": "Bearer",
+            "token_type": DPOP_TOKEN_TYPE if jkt else "Bearer",
             "access_token": tokens.issue_access_token(
-                client, record, user, scope, audience=audience
+                client, record, user, scope, audience=audience, jkt=jkt
             ),
             "expires_in": int(current_app.config["OAUTH_ACCESS_TOKEN_TTL"]),
             "scope": scope,
         }
         if include_refresh_token and self.may_refresh(client, record):
-            token["refresh_token"] = tokens.issue_refresh_token(record, self.refresh_scope(scope))
+            token["refresh_token"] = tokens.issue_refresh_token(
+                record, self.refresh_scope(scope), dpop_jkt=jkt if client.is_public else None
+            )
         return token
 
     def may_refresh(self, client: Client, record: Grant) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
@@ -42,6 +43,8 @@ def authorization_server_metadata() -> dict[str, Any]:
     }
     if current_app.config["REGISTRATION_MODE"] != "off":
         document["registration_endpoint"] = f"{issuer}/register"  # RFC 7591 §3
+    if current_app.config["DPOP_ENABLED"]:  # RFC 9449 §5.1
+        document["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)
     return document
 
 

@@ -1,4 +1,4 @@
-"""Bearer token protection for Tessera's own resources (RFC 6750).
+"""Bearer and DPoP token protection for Tessera's own resources (RFC 6750, RFC 9449 §7).
 
 One place decides the ``WWW-Authenticate`` challenge: no credentials gives a bare challenge
 (§3.1: no error code), a bad token ``invalid_token`` (401), a token without the needed scope
@@ -10,17 +10,27 @@ from __future__ import annotations
 from flask import request
 
 from app.errors import TesseraError
+from app.oauth import dpop
+from app.security import constant_time_equals
 from app.services.tokens import AccessToken, InvalidToken, check_access_token
 
 REALM = "tessera"
+BEARER = "Bearer"
+DPOP = "DPoP"
 
 
 class BearerError(TesseraError):
-    """An RFC 6750 §3 error with its challenge."""
+    """An RFC 6750 §3 (or RFC 9449 §7.1) error with its challenges.
+
+    While DPoP is enabled a 401/403 carries two ``WWW-Authenticate`` lines, Bearer first,
+    then ``DPoP algs="..."``; the error code goes on the challenge of the scheme the client
+    used (``scheme``), the other one stays bare.
+    """
 
     status = 401
     error = "invalid_token"
     bare = False  # no error code in the challenge (the request carried no token)
+    offers_dpop = True  # False where only bearer tokens are accepted (registration)
 
     def __init__(
         self,
@@ -29,21 +39,31 @@ class BearerError(TesseraError):
         error: str | None = None,
         scope: str | None = None,
         resource_metadata: str | None = None,
+        scheme: str = BEARER,
     ):
         status = 403 if error == "insufficient_scope" else None
         super().__init__(description, error=error, status=status)
         self.scope = scope
         self.resource_metadata = resource_metadata
+        self.scheme = scheme
 
-    def headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str | list[str]]:
+        challenges = [self.challenge(BEARER)]
+        if self.offers_dpop and dpop.enabled():
+            challenges.append(self.challenge(DPOP))
+        return {"WWW-Authenticate": challenges}
+
+    def challenge(self, scheme: str) -> str:
         parts = [f'realm="{REALM}"']
-        if not self.bare:
+        if scheme == DPOP:  # RFC 9449 §7.1
+            parts.append(f'algs="{" ".join(dpop.SIGNING_ALGS)}"')
+        if not self.bare and scheme == self.scheme:
             parts += [f'error="{self.error}"', f'error_description="{self.description}"']
-        if self.scope:
-            parts.append(f'scope="{self.scope}"')
+            if self.scope:
+                parts.append(f'scope="{self.scope}"')
         if self.resource_metadata:  # RFC 9728 §5.1
             parts.append(f'resource_metadata="{self.resource_metadata}"')
-        return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
+        return f"{scheme} " + ", ".join(parts)
 
 
 class MissingToken(BearerError):
@@ -53,19 +73,29 @@ class MissingToken(BearerError):
         super().__init__("An access token is required.", resource_metadata=resource_metadata)
 
 
-def bearer_token(allow_form_body: bool = False) -> str | None:
-    """The token from ``Authorization: Bearer`` (or, if allowed, an RFC 6750 §2.2 form body)."""
+def presented_token(allow_form_body: bool = False) -> tuple[str, str] | None:
+    """(scheme, token) from ``Authorization: Bearer`` or ``DPoP`` (RFC 9449 §7.1, while
+    enabled), or, if allowed, a bearer token in an RFC 6750 §2.2 form body."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+        return BEARER, value.strip()
+    if scheme.lower() == "dpop" and value.strip() and dpop.enabled():
+        return DPOP, value.strip()
     if (
         allow_form_body
         and request.method == "POST"
         and request.mimetype == ("application/x-www-form-urlencoded")
     ):
-        return request.form.get("access_token") or None
+        token = request.form.get("access_token")
+        return (BEARER, token) if token else None
     return None
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, and nothing else."""
+    presented = presented_token()
+    return presented[1] if presented is not None and presented[0] == BEARER else None
 
 
 def require_access_token(
@@ -77,23 +107,62 @@ def require_access_token(
     """The request's valid access token, holding ``scope``; raises BearerError otherwise.
 
     ``audience`` restricts tokens to one resource (RFC 9068 §4); ``resource_metadata`` is
-    advertised in every challenge (RFC 9728 §5.1).
+    advertised in every challenge (RFC 9728 §5.1). A DPoP-bound token is only accepted
+    with the ``DPoP`` scheme and a proof of its key (RFC 9449 §7).
     """
-    token = bearer_token(allow_form_body)
-    if token is None:
+    presented = presented_token(allow_form_body)
+    if presented is None:
         raise MissingToken(resource_metadata)
+    scheme, token = presented
     try:
         access = check_access_token(token, audience)
     except InvalidToken:
         raise BearerError(
             "The access token is invalid, expired or revoked.",
             resource_metadata=resource_metadata,
+            scheme=scheme,
         ) from None
+    _check_binding(access, token, scheme, resource_metadata)
     if scope and scope not in access.scopes:
         raise BearerError(
             f"This request needs the {scope} scope.",
             error="insufficient_scope",
             scope=scope,
             resource_metadata=resource_metadata,
+            scheme=scheme,
         )
     return access
+
+
+def _check_binding(
+    access: AccessToken, token: str, scheme: str, resource_metadata: str | None
+) -> None:
+    """RFC 9449 §7.1-7.2: a bound token needs the DPoP scheme, a valid proof with its
+    ``ath``, by the key in ``cnf.jkt``; the DPoP scheme needs a bound token."""
+    if scheme == BEARER:
+        if access.jkt is not None:
+            raise BearerError(
+                "This access token is DPoP-bound; send it with the DPoP scheme and a proof.",
+                resource_metadata=resource_metadata,
+            )
+        return
+    if access.jkt is None:
+        raise BearerError(
+            "This access token is not DPoP-bound; send it as a Bearer token.",
+            resource_metadata=resource_metadata,
+            scheme=DPOP,
+        )
+    try:
+        proof = dpop.request_proof(access_token=token)
+        if proof is None:
+            raise dpop.DPoPProofError("A DPoP proof is required with the DPoP scheme.")
+    except dpop.DPoPProofError as exc:
+        raise BearerError(
+            exc.description, error=exc.error, resource_metadata=resource_metadata, scheme=DPOP
+        ) from None
+    if not constant_time_equals(proof.jkt, access.jkt):
+        raise BearerError(
+            "The DPoP proof's key is not the key the access token is bound to.",
+            resource_metadata=resource_metadata,
+            scheme=DPOP,
+        )

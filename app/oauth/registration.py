@@ -16,12 +16,25 @@ from flask_limiter.util import get_remote_address
 
 from app.extensions import csrf, limiter
 from app.models import Client
-from app.oauth.protect import BearerError, MissingToken, bearer_token
+from app.oauth import protect
+from app.oauth.protect import bearer_token
 from app.services import clients, dynamic_registration, registration_tokens
 from app.services.client_metadata import ClientMetadataError
 from app.services.dynamic_registration import RegistrationDenied
 
 bp = Blueprint("registration", __name__)
+
+
+class BearerError(protect.BearerError):
+    """RFC 6750 errors for registration and registration access tokens (no DPoP offered)."""
+
+    offers_dpop = False
+
+
+class MissingToken(protect.MissingToken):
+    offers_dpop = False
+
+
 csrf.exempt(bp)  # bearer tokens, never cookies
 JSON_MIMETYPE = "application/json"
 

@@ -19,7 +19,9 @@ from flask import Flask, Response, current_app
 
 from app.errors import error_response, safe_error_description
 from app.extensions import db
+from app.oauth import dpop
 from app.oauth.client_auth import PrivateKeyJWT
+from app.oauth.dpop_binding import DPoPBinding
 from app.oauth.grants import (
     AUTH_METHODS,
     AuthorizationCodeGrant,
@@ -55,10 +57,11 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.issuer_parameter = Issuer()
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
         self.register_grant(
-            AuthorizationCodeGrant, [S256CodeChallenge(), OpenIDCode(), ResourceIndicators()]
+            AuthorizationCodeGrant,
+            [S256CodeChallenge(), OpenIDCode(), ResourceIndicators(), DPoPBinding()],
         )
-        self.register_grant(RefreshTokenGrant)
-        self.register_grant(ClientCredentialsGrant)
+        self.register_grant(RefreshTokenGrant, [DPoPBinding()])
+        self.register_grant(ClientCredentialsGrant, [DPoPBinding()])
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)
@@ -126,6 +129,7 @@ def _commit(token: dict[str, Any], request: Any) -> None:
 def build_authorization_server(app: Flask) -> TesseraAuthorizationServer:
     server = TesseraAuthorizationServer(app)
     app.extensions[EXTENSION_KEY] = server
+    dpop.init_app(app)  # DPoP-Nonce headers (RFC 9449 §8)
     app.register_error_handler(OAuth2Error, _unhandled_oauth_error)
     return server
 

@@ -113,8 +113,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
 
 def _access_token_payload(token: FoundToken) -> dict[str, Any]:
     claims = token.claims or {}
-    names = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti")
-    return {"active": True, "token_type": "Bearer"} | {
+    names = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "cnf")
+    token_type = "DPoP" if "cnf" in claims else "Bearer"  # RFC 9449 §6.2
+    return {"active": True, "token_type": token_type} | {
         name: claims[name] for name in names if name in claims
     }
 

@@ -57,6 +57,7 @@ class _MetadataSchema(Schema):
     contacts = fields.List(fields.String(), load_default=list)
     post_logout_redirect_uris = fields.List(fields.String(), load_default=list)
     id_token_signed_response_alg = fields.String(load_default="ES256")
+    dpop_bound_access_tokens = fields.Boolean(load_default=None)  # RFC 9449 §5.2
 
 
 def validate_metadata(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from app.models import (
     RegistrationToken,
     RevokedAccessToken,
     UsedClientAssertion,
+    UsedDPoPProof,
 )
 from app.models.types import utcnow
 
@@ -40,6 +41,7 @@ def purge(batch_size: int = 1000) -> dict[str, int]:
         ("refresh_tokens", RefreshToken.token_hash, RefreshToken.expires_at < now),
         ("revoked_access_tokens", RevokedAccessToken.jti, RevokedAccessToken.expires_at < now),
         ("used_client_assertions", UsedClientAssertion.key, UsedClientAssertion.expires_at < now),
+        ("used_dpop_proofs", UsedDPoPProof.key, UsedDPoPProof.expires_at < now),
         ("login_sessions", LoginSession.token_hash, LoginSession.expires_at < now),
         ("grants", Grant.id, _grant_is_over(now - token_ttl)),
         ("registration_tokens", RegistrationToken.token_hash,

@@ -63,6 +63,13 @@ class AccessToken:
     def grant_id(self) -> str:
         return str(self.claims["gid"])
 
+    @property
+    def jkt(self) -> str | None:
+        """The DPoP key thumbprint the token is bound to (RFC 9449 §6.1), or None."""
+        cnf = self.claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return jkt if isinstance(jkt, str) else None
+
 
 def issue_access_token(
     client: Client,
@@ -71,9 +78,11 @@ def issue_access_token(
     scope: str,
     *,
     audience: str | list[str] | None = None,
+    jkt: str | None = None,
 ) -> str:
-    """Sign an RFC 9068 access token for ``grant``; ``audience`` (RFC 8707 resources, one
-    or several) replaces the default ``OAUTH_RESOURCE_AUDIENCE``."""
+    """Sign an RFC 9068 access token for ``grant``. ``audience`` (RFC 8707 resources, one or
+    several) replaces the default ``OAUTH_RESOURCE_AUDIENCE``; ``jkt`` binds it to a DPoP key
+    (RFC 9449 §6.1 ``cnf``)."""
     config = current_app.config
     kid, key = keys.active_key(ACCESS_TOKEN_ALG)
     now = int(time.time())
@@ -90,12 +99,15 @@ def issue_access_token(
     }
     if user is not None and grant.auth_time:
         claims["auth_time"] = int(grant.auth_time.timestamp())
+    if jkt is not None:
+        claims["cnf"] = {"jkt": jkt}
     header = {"alg": ACCESS_TOKEN_ALG, "kid": kid, "typ": ACCESS_TOKEN_TYPE}
     return jwt.encode(header, claims, key, algorithms=[ACCESS_TOKEN_ALG])
 
 
-def issue_refresh_token(grant: Grant, scope: str) -> str:
-    """Add a new refresh token of ``grant`` to the session (the caller commits)."""
+def issue_refresh_token(grant: Grant, scope: str, *, dpop_jkt: str | None = None) -> str:
+    """Add a new refresh token of ``grant`` to the session (the caller commits);
+    ``dpop_jkt`` binds it to a DPoP key (RFC 9449 §5)."""
     token = new_token()
     lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_TTL"])
     expires_at = min(utcnow() + lifetime, grant.expires_at)
@@ -106,6 +118,7 @@ def issue_refresh_token(grant: Grant, scope: str) -> str:
             client_id=grant.client_id,
             scope=scope,
             expires_at=expires_at,
+            dpop_jkt=dpop_jkt,
         )
     )
     return token

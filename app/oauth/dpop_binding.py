@@ -1,0 +1,60 @@
+"""DPoP at the token endpoint (RFC 9449 §5): which key the issued tokens are bound to.
+
+The token view calls ``check_token_request`` before any grant runs: a bad proof is a 400
+``invalid_dpop_proof`` and nothing is consumed. The proof's key thumbprint waits in
+``flask.g`` for ``TokenIssuingMixin.generate_token``, which binds the access token
+(``cnf.jkt``, ``token_type: DPoP``) and a public client's refresh token to it.
+
+``DPoPBinding`` is an authlib grant extension. Its hook runs after the grant validated the
+request and before anything is consumed (a code, a refresh token), and refuses a client
+registered with ``dpop_bound_access_tokens`` (§5.2) that sent no proof, and a bound refresh
+token refreshed without a proof of the same key (§5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Error
+from flask import g
+
+from app.oauth import dpop
+from app.security import constant_time_equals
+
+TOKEN_TYPE = "DPoP"  # noqa: S105 - a token type name, not a secret
+
+
+class InvalidDPoPProofError(OAuth2Error):  # type: ignore[misc]
+    error = "invalid_dpop_proof"
+
+
+def check_token_request() -> None:
+    """Verify the request's proof, if any (and DPoP is on), and remember its key."""
+    proof = dpop.request_proof() if dpop.enabled() else None
+    g.dpop_jkt = proof.jkt if proof else None
+
+
+def request_jkt() -> str | None:
+    """The thumbprint of the key this token request proved, or None."""
+    jkt: str | None = g.get("dpop_jkt")
+    return jkt
+
+
+class DPoPBinding:
+    """authlib grant extension: refuse, before anything is consumed, what §5 forbids."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("before_create_token_response", self.check)
+
+    def check(self, grant: Any) -> None:
+        jkt = request_jkt()
+        client = grant.request.client
+        if jkt is None and client.client_metadata.get("dpop_bound_access_tokens"):
+            raise InvalidDPoPProofError("This client must send a DPoP proof.")
+        bound = getattr(grant.request.refresh_token, "dpop_jkt", None)
+        if bound is None:
+            return
+        if jkt is None:
+            raise InvalidDPoPProofError("This refresh token is DPoP-bound; send a DPoP proof.")
+        if not constant_time_equals(jkt, bound):
+            raise InvalidGrantError("DPoP proof key does not match the refresh token.")

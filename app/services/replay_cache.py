@@ -1,0 +1,64 @@
+"""Single-use identifiers shared by every worker and host (RFC 9449 §11.1 proof replay).
+
+``REPLAY_CACHE_URI`` unset keeps them in the database (a primary-key insert: the second
+insert of a key fails in any worker); a ``redis://`` URL keeps them in Redis (``SET NX EX``),
+which expires them itself. If the store cannot answer, the request fails (503), never open.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+import redis
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import ServiceUnavailable
+from app.extensions import db
+from app.models import UsedDPoPProof
+from app.security import hash_token
+
+EXTENSION_KEY = "tessera.replay_cache"
+REDIS_KEY_PREFIX = "tessera:dpop-jti:"
+REDIS_TIMEOUT = 2  # seconds to connect or answer
+
+
+def first_use(identifier: str, expires_at: float) -> bool:
+    """Record ``identifier`` until ``expires_at`` (epoch seconds); False if seen before."""
+    key = hash_token(identifier)
+    uri = current_app.config["REPLAY_CACHE_URI"]
+    if uri:
+        return _first_use_in_redis(uri, key, expires_at)
+    return _first_use_in_database(key, expires_at)
+
+
+def _first_use_in_database(key: str, expires_at: float) -> bool:
+    try:
+        db.session.add(UsedDPoPProof(key=key, expires_at=datetime.fromtimestamp(expires_at, UTC)))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def _first_use_in_redis(uri: str, key: str, expires_at: float) -> bool:
+    ttl = max(1, math.ceil(expires_at - time.time()))
+    try:
+        stored = _redis(uri).set(REDIS_KEY_PREFIX + key, 1, nx=True, ex=ttl)
+    except redis.RedisError as exc:
+        current_app.logger.error("replay cache unavailable: %s", exc.__class__.__name__)
+        raise ServiceUnavailable("The service is briefly unavailable; please retry.") from None
+    return bool(stored)
+
+
+def _redis(uri: str) -> redis.Redis:
+    """One connection pool per app and URL (each gunicorn worker has its own app)."""
+    clients: dict[str, redis.Redis] = current_app.extensions.setdefault(EXTENSION_KEY, {})
+    if uri not in clients:
+        clients[uri] = redis.Redis.from_url(
+            uri, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+    return clients[uri]
