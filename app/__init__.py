@@ -19,7 +19,13 @@ from app.session_cookie import LeanCookieSessionInterface
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Endpoints with a rate limit; every other request skips the limiter (extensions.py).
 THROTTLED_ENDPOINTS = frozenset(
-    {"account.login", "oauth.token", "oauth.introspect", "oauth.revoke"}
+    {
+        "account.login",
+        "oauth.token",
+        "oauth.introspect",
+        "oauth.revoke",
+        "oauth.pushed_authorization_request",
+    }
 )
 
 

@@ -24,6 +24,7 @@ JSON_PATH_PREFIXES = (
     "/oauth/",
     "/.well-known/",
     "/token",
+    "/par",
     "/revoke",
     "/introspect",
     "/userinfo",

@@ -9,6 +9,7 @@ from app.models.consent import Consent
 from app.models.grant import Grant
 from app.models.login_session import LoginSession
 from app.models.photo import Photo
+from app.models.pushed_request import PushedRequest
 from app.models.refresh_token import RefreshToken
 from app.models.revoked_access_token import RevokedAccessToken
 from app.models.signing_key import SigningKey
@@ -23,6 +24,7 @@ __all__ = [
     "Grant",
     "LoginSession",
     "Photo",
+    "PushedRequest",
     "RefreshToken",
     "RevokedAccessToken",
     "SigningKey",

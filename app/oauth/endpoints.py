@@ -3,12 +3,13 @@ discovery, and RP-initiated logout. Each is a thin adapter over authlib or a ser
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.errors import ValidationError
 from app.extensions import csrf, db
 from app.models import User
+from app.oauth import par
 from app.oauth.metadata import authorization_server_metadata, openid_configuration
 from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
@@ -23,12 +24,12 @@ DISCOVERY_CACHE = "public, max-age=300"
 SUPPORTED_GRANT_TYPES = {grant.GRANT_TYPE for grant in GRANT_TYPES}
 
 
-def _check_form_post() -> None:
-    """RFC 6749 §3.2: form-encoded POST, each parameter at most once."""
+def _check_form_post(repeatable: tuple[str, ...] = ()) -> None:
+    """RFC 6749 §3.2: form-encoded POST, each parameter at most once (but ``repeatable``)."""
     if request.mimetype != FORM_MIMETYPE:
         raise ValidationError(f"Send the request as {FORM_MIMETYPE}.")
     for key in request.form:
-        if len(request.form.getlist(key)) > 1:
+        if key not in repeatable and len(request.form.getlist(key)) > 1:
             raise ValidationError(f"Parameter {key} was sent more than once.")
 
 
@@ -62,6 +63,16 @@ def introspect() -> ResponseReturnValue:
     _check_form_post()
     response: Response = authorization_server().create_endpoint_response("introspection")
     return response
+
+
+@bp.post("/par")
+@client_endpoint
+def pushed_authorization_request() -> ResponseReturnValue:
+    """RFC 9126 §2 pushed authorization request endpoint."""
+    if not par.enabled():
+        abort(404)
+    _check_form_post(repeatable=("resource",))  # RFC 8707 §2: resource may repeat
+    return par.push(authorization_server())
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

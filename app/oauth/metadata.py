@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.oauth.par import metadata as par_metadata
 from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
@@ -39,7 +40,7 @@ def authorization_server_metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
-    }
+    } | par_metadata(issuer)
 
 
 def openid_configuration() -> dict[str, Any]:

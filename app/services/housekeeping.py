@@ -18,11 +18,13 @@ from app.models import (
     AuthorizationCode,
     Grant,
     LoginSession,
+    PushedRequest,
     RefreshToken,
     RevokedAccessToken,
     UsedClientAssertion,
 )
 from app.models.types import utcnow
+from app.services.pushed_requests import INTERACTION_WINDOW
 
 # A used code is kept a while after expiry, so a late replay still revokes what it issued.
 CODE_KEEP_AFTER_EXPIRY = timedelta(hours=1)
@@ -40,6 +42,9 @@ def purge(batch_size: int = 1000) -> dict[str, int]:
         ("revoked_access_tokens", RevokedAccessToken.jti, RevokedAccessToken.expires_at < now),
         ("used_client_assertions", UsedClientAssertion.key, UsedClientAssertion.expires_at < now),
         ("login_sessions", LoginSession.token_hash, LoginSession.expires_at < now),
+        # A request_uri first seen just before expiry stays usable for the interaction window.
+        ("pushed_authorization_requests", PushedRequest.request_uri_hash,
+         PushedRequest.expires_at < now - INTERACTION_WINDOW),
         ("grants", Grant.id, _grant_is_over(now - token_ttl)),
     ]  # fmt: skip
     return {name: _delete_in_batches(key, condition, batch_size) for name, key, condition in plans}
