@@ -19,7 +19,14 @@ from app.session_cookie import LeanCookieSessionInterface
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Endpoints with a rate limit; every other request skips the limiter (extensions.py).
 THROTTLED_ENDPOINTS = frozenset(
-    {"account.login", "oauth.token", "oauth.introspect", "oauth.revoke", "registration.register"}
+    {
+        "account.login",
+        "oauth.token",
+        "oauth.introspect",
+        "oauth.revoke",
+        "oauth.pushed_authorization_request",
+        "registration.register",
+    }
 )
 
 

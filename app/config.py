@@ -38,6 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "DPOP_PROOF_MAX_AGE": 300,  # seconds a proof's iat may lie in the past (5 s ahead allowed)
     "DPOP_NONCE_REQUIRED": False,  # True: proofs must carry a server nonce (DPoP-Nonce)
     "REPLAY_CACHE_URI": None,  # used proof ids: None = the database; redis://host:6379/0
+    # Pushed authorization requests (RFC 9126)
+    "PAR_ENABLED": True,  # POST /par; 404 and not advertised when False
+    "PAR_REQUIRED": False,  # every /authorize must name a pushed request_uri
+    "PAR_REQUEST_TTL": 60,  # seconds a request_uri may first be presented (5..600)
     # Sign-in
     "LOGIN_SESSION_LIFETIME": 12 * 3600,  # seconds a sign-in lasts, absolute
     "PASSWORD_MIN_LENGTH": 8,
@@ -209,6 +213,7 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("PASSWORD_MIN_LENGTH", "must not exceed PASSWORD_MAX_LENGTH")
     if config["OAUTH_CODE_TTL"] > 600:
         raise ConfigError("OAUTH_CODE_TTL", "at most 600 seconds (RFC 6749 §4.1.2)")
+    _validate_par(config)
     for key in NON_NEGATIVE_INTEGERS:
         if not isinstance(config[key], int) or config[key] < 0:
             raise ConfigError(key, "must be a non-negative integer")
@@ -265,3 +270,15 @@ def _resource_uri_problem(resource: Any) -> str | None:
     if parts.scheme == "http" and not is_loopback(host):
         return "uses plain http, which is refused unless the host is loopback"
     return None
+
+
+def _validate_par(config: Mapping[str, Any]) -> None:
+    """RFC 9126: switches are booleans; a request_uri lives 5 to 600 seconds (§2.2)."""
+    for key in ("PAR_ENABLED", "PAR_REQUIRED"):
+        if not isinstance(config[key], bool):
+            raise ConfigError(key, "must be true or false")
+    if config["PAR_REQUIRED"] and not config["PAR_ENABLED"]:
+        raise ConfigError("PAR_REQUIRED", "needs PAR_ENABLED")
+    ttl = config["PAR_REQUEST_TTL"]
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 5 <= ttl <= 600:
+        raise ConfigError("PAR_REQUEST_TTL", "must be an integer from 5 to 600 seconds")

@@ -25,6 +25,7 @@ JSON_PATH_PREFIXES = (
     "/oauth/",
     "/.well-known/",
     "/token",
+    "/par",
     "/revoke",
     "/introspect",
     "/userinfo",

@@ -85,6 +85,9 @@ class ClientForm(ServiceErrorsMixin, FlaskForm):  # type: ignore[misc]
         "Post-logout redirect URIs",
         render_kw={"rows": 2, "aria-describedby": "post_logout_redirect_uris-hint"},
     )
+    require_pushed_authorization_requests = BooleanField(
+        "Require pushed authorization requests (PAR)"
+    )
 
     EDITABLE = (
         "client_name",
@@ -101,7 +104,7 @@ class ClientForm(ServiceErrorsMixin, FlaskForm):  # type: ignore[misc]
         values = dict(metadata)
         for name in ("redirect_uris", "post_logout_redirect_uris"):
             values[name] = "\n".join(values.get(name, []))
-        names = [*cls.EDITABLE, *OPTIONAL_URIS]
+        names = [*cls.EDITABLE, *OPTIONAL_URIS, "require_pushed_authorization_requests"]
         return cls(data={name: values[name] for name in names if name in values})
 
     def metadata(self) -> dict[str, Any]:
@@ -118,6 +121,8 @@ class ClientForm(ServiceErrorsMixin, FlaskForm):  # type: ignore[misc]
             value = (getattr(self, name).data or "").strip()
             if value:
                 metadata[name] = value
+        if self.require_pushed_authorization_requests.data:
+            metadata["require_pushed_authorization_requests"] = True
         return metadata
 
 

@@ -54,9 +54,10 @@ def _load_jwks(path: str | None) -> dict[str, Any] | None:
 @click.option("--logo-uri")
 @click.option("--client-uri")
 @click.option("--resource-server", is_flag=True, help="May introspect any token.")
+@click.option("--require-par", is_flag=True, help="Must use pushed authorization requests.")
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry; output is JSON.")
 def create_command(
-    as_json: bool, resource_server: bool, jwks_file: str | None, **options: Any
+    as_json: bool, resource_server: bool, require_par: bool, jwks_file: str | None, **options: Any
 ) -> None:
     """Register a client and print the RFC 7591 client information response (JSON).
 
@@ -73,6 +74,8 @@ def create_command(
     for key in ("scope", "token_endpoint_auth_method", "jwks_uri", "logo_uri", "client_uri"):
         if options[key] is not None:
             metadata[key] = options[key]
+    if require_par:
+        metadata["require_pushed_authorization_requests"] = True
     jwks = _load_jwks(jwks_file)
     if jwks is not None:
         metadata["jwks"] = jwks

@@ -10,6 +10,7 @@ from app.models.dpop_proof import UsedDPoPProof
 from app.models.grant import Grant
 from app.models.login_session import LoginSession
 from app.models.photo import Photo
+from app.models.pushed_request import PushedRequest
 from app.models.refresh_token import RefreshToken
 from app.models.registration_token import RegistrationToken
 from app.models.revoked_access_token import RevokedAccessToken
@@ -25,6 +26,7 @@ __all__ = [
     "Grant",
     "LoginSession",
     "Photo",
+    "PushedRequest",
     "RefreshToken",
     "RegistrationToken",
     "RevokedAccessToken",

@@ -39,7 +39,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def get_audiences(self) -> list[str]:
         issuer = current_app.config["OAUTH_ISSUER"]
-        return [f"{issuer}/token", issuer]
+        # RFC 9126 §2: the PAR endpoint's URL identifies this server too.
+        return [f"{issuer}/token", issuer, f"{issuer}/par"]
 
     def verify_claims(self, claims: Any) -> None:
         now = int(time.time())

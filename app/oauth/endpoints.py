@@ -3,13 +3,13 @@ discovery, and RP-initiated logout. Each is a thin adapter over authlib or a ser
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.errors import ValidationError
 from app.extensions import csrf, db
 from app.models import User
-from app.oauth import dpop_binding
+from app.oauth import dpop_binding, par
 from app.oauth.metadata import authorization_server_metadata, openid_configuration
 from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
@@ -22,15 +22,15 @@ csrf.exempt(bp)  # clients authenticate themselves; no cookie is trusted here
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 DISCOVERY_CACHE = "public, max-age=300"
 SUPPORTED_GRANT_TYPES = {grant.GRANT_TYPE for grant in GRANT_TYPES}
-REPEATABLE_PARAMETERS = {"resource"}  # RFC 8707 §2
+REPEATABLE_PARAMETERS = ("resource",)  # RFC 8707 §2: resource may repeat
 
 
-def _check_form_post() -> None:
-    """RFC 6749 §3.2: form-encoded POST, each parameter at most once (but ``resource``)."""
+def _check_form_post(repeatable: tuple[str, ...] = ()) -> None:
+    """RFC 6749 §3.2: form-encoded POST, each parameter at most once (but ``repeatable``)."""
     if request.mimetype != FORM_MIMETYPE:
         raise ValidationError(f"Send the request as {FORM_MIMETYPE}.")
     for key in request.form:
-        if len(request.form.getlist(key)) > 1 and key not in REPEATABLE_PARAMETERS:
+        if key not in repeatable and len(request.form.getlist(key)) > 1:
             raise ValidationError(f"Parameter {key} was sent more than once.")
 
 
@@ -38,7 +38,7 @@ def _check_form_post() -> None:
 @client_endpoint
 def token() -> ResponseReturnValue:
     """RFC 6749 §3.2 token endpoint."""
-    _check_form_post()
+    _check_form_post(repeatable=REPEATABLE_PARAMETERS)
     grant_type = request.form.get("grant_type")
     if not grant_type:
         raise ValidationError("Missing grant_type.")
@@ -65,6 +65,16 @@ def introspect() -> ResponseReturnValue:
     _check_form_post()
     response: Response = authorization_server().create_endpoint_response("introspection")
     return response
+
+
+@bp.post("/par")
+@client_endpoint
+def pushed_authorization_request() -> ResponseReturnValue:
+    """RFC 9126 §2 pushed authorization request endpoint."""
+    if not par.enabled():
+        abort(404)
+    _check_form_post(repeatable=REPEATABLE_PARAMETERS)
+    return par.push(authorization_server())
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

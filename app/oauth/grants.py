@@ -41,6 +41,9 @@ class TokenIssuingMixin:
     GRANT_TYPE: str
     # RFC 8707: True lets a token request name any known resource (no grant to narrow).
     ANY_KNOWN_RESOURCE = False
+    # RFC 6749 §3.3: only a client acting for itself gets its registered scope when it asks
+    # for none. A user's grant holds what the user approved, and an empty approval stays empty.
+    EMPTY_SCOPE_MEANS_REGISTERED = False
 
     def grant_record(self) -> Grant:
         raise NotImplementedError
@@ -55,7 +58,9 @@ class TokenIssuingMixin:
     ) -> dict[str, Any]:
         client: Client = self.request.client
         record = self.grant_record()
-        scope = client.get_allowed_scope(scope) or ""
+        if scope or self.EMPTY_SCOPE_MEANS_REGISTERED:
+            scope = client.get_allowed_scope(scope)
+        scope = scope or ""
         audience = resource_indicators.token_audience(
             self.request, None if self.ANY_KNOWN_RESOURCE else record
         )
@@ -217,6 +222,7 @@ class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant): 
 
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
     ANY_KNOWN_RESOURCE = True
+    EMPTY_SCOPE_MEANS_REGISTERED = True
 
     def validate_token_request(self) -> None:
         super().validate_token_request()

@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from app.account.principal import SignedInUser, sign_out
 from app.errors import ValidationError
 from app.extensions import csrf
-from app.oauth import consent, resource_indicators
+from app.oauth import consent, par, resource_indicators
 from app.oauth.prompt import Step, next_step
 from app.oauth.server import TesseraAuthorizationServer, authorization_server
 from app.scopes import describe
@@ -38,6 +38,7 @@ def authorize() -> ResponseReturnValue:
         grant = server.get_consent_grant(end_user=signed_in)
         if request.method == "POST":
             return _decide(server, grant, signed_in)
+        par.forget_prompts_satisfied(grant, signed_in.authenticated_at if signed_in else None)
         step = next_step(
             grant,
             signed_in.id if signed_in else None,
@@ -79,9 +80,11 @@ def _decide(
     ticket = request.form.get("consent_ticket")
     if signed_in is None or not consent.ticket_is_valid(ticket, signed_in.id, request.args):
         raise ValidationError("This consent form has expired. Start again from the application.")
-    if request.form.get("decision") != "allow":
-        return _respond(server, grant, None)
+    if not par.consume():  # before remembering anything: a racing tab already answered
+        return _request_uri_used()
     scope = consent.granted_scope(grant.request.scope, request.form.getlist("granted_scope"))
+    if request.form.get("decision") != "allow" or (grant.request.scope and not scope):
+        return _respond(server, grant, None)  # access_denied; allowing nothing is denying
     consents.remember_consent(signed_in.id, grant.request.client.client_id, scope)
     return _respond(server, grant, consent.Approval(signed_in, scope))
 
@@ -90,6 +93,8 @@ def _respond(
     server: TesseraAuthorizationServer, grant: Any, approval: consent.Approval | None
 ) -> Response:
     """Issue the code (or access_denied) by redirect; 303 after a POST (RFC 9700 §4.12)."""
+    if not par.consume():
+        return _request_uri_used()
     response: Response = server.create_authorization_response(grant=grant, grant_user=approval)
     if request.method == "POST" and response.status_code == 302:
         response.status_code = 303
@@ -119,10 +124,17 @@ def _error_page(error: OAuth2Error) -> Response:
     return Response(html, status=400, mimetype="text/html")
 
 
+def _request_uri_used() -> Response:
+    """RFC 9126 §4: a pushed request answers once; a second answer is never redirected."""
+    return _error_page(par.InvalidRequestUriError("The request_uri was already used."))
+
+
 def _error(server: TesseraAuthorizationServer, error: OAuth2Error) -> Response:
     if error.redirect_uri:
         if error.state is None:  # raised by our own checks, after authlib's
-            error.state = request.args.get("state")
+            error.state = par.authorization_parameters().get("state")
+        if not par.consume():
+            return _request_uri_used()
         return server.authorization_error(None, error)
     return _error_page(error)
 

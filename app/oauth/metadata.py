@@ -11,6 +11,7 @@ from typing import Any
 from flask import current_app
 
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
+from app.oauth.par import metadata as par_metadata
 from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
@@ -40,7 +41,7 @@ def authorization_server_metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
-    }
+    } | par_metadata(issuer)
     if current_app.config["REGISTRATION_MODE"] != "off":
         document["registration_endpoint"] = f"{issuer}/register"  # RFC 7591 §3
     if current_app.config["DPOP_ENABLED"]:  # RFC 9449 §5.1

@@ -30,6 +30,7 @@ from app.oauth.grants import (
 )
 from app.oauth.logout import EndSession
 from app.oauth.oidc import OpenIDCode
+from app.oauth.par import RequirePushedRequests, authorization_request
 from app.oauth.pkce import S256CodeChallenge
 from app.oauth.resource_indicators import ResourceIndicators
 from app.oauth.token_endpoints import Introspection, Revocation
@@ -58,7 +59,13 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
         self.register_grant(
             AuthorizationCodeGrant,
-            [S256CodeChallenge(), OpenIDCode(), ResourceIndicators(), DPoPBinding()],
+            [
+                S256CodeChallenge(),
+                OpenIDCode(),
+                RequirePushedRequests(),
+                ResourceIndicators(),
+                DPoPBinding(),
+            ],
         )
         self.register_grant(RefreshTokenGrant, [DPoPBinding()])
         self.register_grant(ClientCredentialsGrant, [DPoPBinding()])
@@ -89,6 +96,11 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 error.description = "Client authentication failed."
             error.status_code = 401
             raise
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        """At /authorize with a request_uri, the pushed parameters replace the query's
+        (RFC 9126 §4)."""
+        return authorization_request() or super().create_oauth2_request(request)
 
     def get_authorization_grant(self, request: Any) -> Any:
         try:

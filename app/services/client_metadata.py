@@ -58,6 +58,8 @@ class _MetadataSchema(Schema):
     post_logout_redirect_uris = fields.List(fields.String(), load_default=list)
     id_token_signed_response_alg = fields.String(load_default="ES256")
     dpop_bound_access_tokens = fields.Boolean(load_default=None)  # RFC 9449 §5.2
+    # RFC 9126 §6: this client's authorization requests must be pushed (PAR).
+    require_pushed_authorization_requests = fields.Boolean(load_default=None)
 
 
 def validate_metadata(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import Client, Consent
@@ -25,12 +26,27 @@ def has_consent(user_id: int, client_id: str, scope: str) -> bool:
 
 
 def remember_consent(user_id: int, client_id: str, scope: str) -> None:
-    """Record (or widen) a consent; the caller commits with the code it issues."""
+    """Record (or widen) a consent; the caller commits with the code it issues.
+
+    Two first consents racing (two tabs, two workers) must not fail on the unique
+    (user, client) row: the insert does nothing on conflict and the scopes are merged.
+    """
     audit.record("consent.granted", user_id=user_id, client_id=client_id, detail=scope)
     consent = find_consent(user_id, client_id)
     if consent is None:
-        db.session.add(Consent(user_id=user_id, client_id=client_id, scope=scope))
-        return
+        now = utcnow()
+        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        inserted = db.session.execute(
+            dialect.insert(Consent)
+            .values(
+                user_id=user_id, client_id=client_id, scope=scope, granted_at=now, updated_at=now
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "client_id"])
+        )
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            return
+        consent = find_consent(user_id, client_id)
+        assert consent is not None  # the racing request's row, committed
     merged = dict.fromkeys(consent.scope.split() + scope.split())
     consent.scope = " ".join(merged)
     consent.updated_at = utcnow()

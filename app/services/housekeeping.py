@@ -18,6 +18,7 @@ from app.models import (
     AuthorizationCode,
     Grant,
     LoginSession,
+    PushedRequest,
     RefreshToken,
     RegistrationToken,
     RevokedAccessToken,
@@ -25,6 +26,7 @@ from app.models import (
     UsedDPoPProof,
 )
 from app.models.types import utcnow
+from app.services.pushed_requests import INTERACTION_WINDOW
 
 # A used code is kept a while after expiry, so a late replay still revokes what it issued.
 CODE_KEEP_AFTER_EXPIRY = timedelta(hours=1)
@@ -43,6 +45,9 @@ def purge(batch_size: int = 1000) -> dict[str, int]:
         ("used_client_assertions", UsedClientAssertion.key, UsedClientAssertion.expires_at < now),
         ("used_dpop_proofs", UsedDPoPProof.key, UsedDPoPProof.expires_at < now),
         ("login_sessions", LoginSession.token_hash, LoginSession.expires_at < now),
+        # A request_uri first seen just before expiry stays usable for the interaction window.
+        ("pushed_authorization_requests", PushedRequest.request_uri_hash,
+         PushedRequest.expires_at < now - INTERACTION_WINDOW),
         ("grants", Grant.id, _grant_is_over(now - token_ttl)),
         ("registration_tokens", RegistrationToken.token_hash,
          or_(RegistrationToken.expires_at < now, RegistrationToken.uses_left <= 0)),

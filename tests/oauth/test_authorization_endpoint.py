@@ -532,6 +532,15 @@ def test_ticking_a_scope_that_was_not_requested_grants_nothing_more(
     assert body["scope"] == "openid photos.read"
 
 
+def test_allowing_with_every_optional_scope_unticked_is_a_denial(
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any
+) -> None:
+    """Regression: an empty approval used to become every scope the client registered."""
+    flow = oauth.approve(conf, scope="photos.read", granted=[])
+    assert flow.params["error"] == "access_denied"
+    assert "code" not in flow.params
+
+
 # -- consent POST binding (UI-02 parts) -----------------------------------------------------
 def test_consent_ticket_from_another_authorization_request_is_refused(
     oauth: OAuthActions, conf: RegisteredClient, bob: Any, app: Flask
