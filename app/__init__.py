@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Endpoints with a rate limit; every other request skips the limiter (extensions.py).
 THROTTLED_ENDPOINTS = frozenset(
     {"account.login", "oauth.token", "oauth.introspect", "oauth.revoke"}
+    | {"oauth.device_authorization", "device.verify"}
 )
 
 
@@ -136,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.discovery import bp as api_discovery_bp
     from app.api.photos import bp as api_bp
     from app.health import bp as health_bp
+    from app.oauth.device_pages import bp as device_bp
     from app.oauth.endpoints import bp as oauth_bp
     from app.oauth.interaction import bp as interaction_bp
     from app.oauth.server import build_authorization_server
@@ -145,6 +147,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(interaction_bp)
+    app.register_blueprint(device_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_discovery_bp)
     for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp, admin_audit_bp):

@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_LIMIT_PER_CLIENT": "600 per minute",  # calls naming one client_id
     "OAUTH_LIMIT_PER_IP": "1200 per minute",  # calls from one address, per endpoint
     "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",  # wrong client credentials per client_id
+    # Device authorization grant (RFC 8628)
+    "DEVICE_FLOW_ENABLED": True,  # /device_authorization, /device and the device_code grant
+    "DEVICE_CODE_TTL": 600,  # seconds a device code and its user code live
+    "DEVICE_POLL_INTERVAL": 5,  # seconds between polls; +5 for a device told to slow_down
+    "DEVICE_CODE_LIMIT_PER_IP": "20 per 10 minutes",  # typed user codes that match nothing
     # Photo store
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,  # largest accepted upload
     "PHOTO_MAX_PIXELS": 40_000_000,  # decompression-bomb guard (width x height)
@@ -75,6 +80,8 @@ POSITIVE_INTEGERS = (
     "PHOTO_MAX_BYTES",
     "PHOTO_MAX_PIXELS",
     "MAX_FORM_PARTS",
+    "DEVICE_CODE_TTL",
+    "DEVICE_POLL_INTERVAL",
 )
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
 RATE_LIMITS = (
@@ -83,6 +90,7 @@ RATE_LIMITS = (
     "OAUTH_LIMIT_PER_CLIENT",
     "OAUTH_LIMIT_PER_IP",
     "CLIENT_AUTH_FAILURE_LIMIT",
+    "DEVICE_CODE_LIMIT_PER_IP",
 )
 
 
@@ -192,9 +200,19 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ConfigError("PASSWORD_MIN_LENGTH", "must not exceed PASSWORD_MAX_LENGTH")
     if config["OAUTH_CODE_TTL"] > 600:
         raise ConfigError("OAUTH_CODE_TTL", "at most 600 seconds (RFC 6749 §4.1.2)")
+    _validate_device_flow(config)
     for key in NON_NEGATIVE_INTEGERS:
         if not isinstance(config[key], int) or config[key] < 0:
             raise ConfigError(key, "must be a non-negative integer")
+
+
+def _validate_device_flow(config: Mapping[str, Any]) -> None:
+    if not isinstance(config["DEVICE_FLOW_ENABLED"], bool):
+        raise ConfigError("DEVICE_FLOW_ENABLED", "must be true or false")
+    if config["DEVICE_CODE_TTL"] > 1800:
+        raise ConfigError("DEVICE_CODE_TTL", "at most 1800 seconds (user codes are short)")
+    if config["DEVICE_POLL_INTERVAL"] >= config["DEVICE_CODE_TTL"]:
+        raise ConfigError("DEVICE_POLL_INTERVAL", "must be shorter than DEVICE_CODE_TTL")
 
 
 def _validate_issuer(issuer: str) -> None:

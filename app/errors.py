@@ -26,6 +26,7 @@ JSON_PATH_PREFIXES = (
     "/token",
     "/revoke",
     "/introspect",
+    "/device_authorization",
     "/userinfo",
     "/jwks",
     "/healthz",

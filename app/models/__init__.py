@@ -6,6 +6,7 @@ from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.client_assertion import UsedClientAssertion
 from app.models.consent import Consent
+from app.models.device_code import DeviceCode
 from app.models.grant import Grant
 from app.models.login_session import LoginSession
 from app.models.photo import Photo
@@ -20,6 +21,7 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "DeviceCode",
     "Grant",
     "LoginSession",
     "Photo",

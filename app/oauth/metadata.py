@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from flask import current_app
 
+from app.oauth.device import device_flow_enabled, device_metadata
 from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
@@ -19,6 +21,9 @@ from app.services.keys import SUPPORTED_ALGS
 def authorization_server_metadata() -> dict[str, Any]:
     """RFC 8414 §2."""
     issuer = current_app.config["OAUTH_ISSUER"]
+    grant_types = [grant.GRANT_TYPE for grant in GRANT_TYPES]
+    if not device_flow_enabled():
+        grant_types.remove(DEVICE_CODE_GRANT_TYPE)
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -31,7 +36,7 @@ def authorization_server_metadata() -> dict[str, Any]:
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": [grant.GRANT_TYPE for grant in GRANT_TYPES],
+        "grant_types_supported": grant_types,
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
@@ -39,7 +44,7 @@ def authorization_server_metadata() -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
-    }
+    } | device_metadata()
 
 
 def openid_configuration() -> dict[str, Any]:

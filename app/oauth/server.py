@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app
 from app.errors import error_response, safe_error_description
 from app.extensions import db
 from app.oauth.client_auth import PrivateKeyJWT
+from app.oauth.device import DeviceAuthorization, DeviceCodeGrant
 from app.oauth.grants import (
     AUTH_METHODS,
     AuthorizationCodeGrant,
@@ -34,7 +35,7 @@ from app.scopes import SCOPES_SUPPORTED
 from app.services import clients
 
 EXTENSION_KEY = "tessera.authorization_server"
-GRANT_TYPES = (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant)
+GRANT_TYPES = (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, DeviceCodeGrant)
 TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 CLIENT_ASSERTION_ALGS = ["ES256", "RS256"]
 
@@ -56,6 +57,8 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(), OpenIDCode()])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
+        self.register_grant(DeviceCodeGrant)  # RFC 8628, while DEVICE_FLOW_ENABLED
+        self.register_endpoint(DeviceAuthorization)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)

@@ -22,6 +22,8 @@ KINDS = (
     "client.secret_rotated",
     "refresh_token.reused",
     "authorization_code.replayed",
+    "device.approved",
+    "device.denied",
     "key.rotated",
     "key.retired",
     "user.created",
