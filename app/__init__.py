@@ -25,6 +25,8 @@ THROTTLED_ENDPOINTS = frozenset(
         "oauth.introspect",
         "oauth.revoke",
         "oauth.pushed_authorization_request",
+        "oauth.device_authorization",
+        "device.verify",
         "registration.register",
     }
 )
@@ -143,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api.discovery import bp as api_discovery_bp
     from app.api.photos import bp as api_bp
     from app.health import bp as health_bp
+    from app.oauth.device_pages import bp as device_bp
     from app.oauth.endpoints import bp as oauth_bp
     from app.oauth.interaction import bp as interaction_bp
     from app.oauth.registration import bp as registration_bp
@@ -154,6 +157,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(interaction_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(device_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_discovery_bp)
     for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp, admin_audit_bp):

@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     # token from `flask clients issue-registration-token`) or "open" (anyone may register)
     "REGISTRATION_MODE": "token",
     "REGISTRATION_LIMIT_PER_IP": "20 per hour",  # POST /register calls from one address
+    # Device authorization grant (RFC 8628)
+    "DEVICE_FLOW_ENABLED": True,  # /device_authorization, /device and the device_code grant
+    "DEVICE_CODE_TTL": 600,  # seconds a device code and its user code live
+    "DEVICE_POLL_INTERVAL": 5,  # seconds between polls; +5 for a device told to slow_down
+    "DEVICE_CODE_LIMIT_PER_IP": "20 per 10 minutes",  # typed user codes that match nothing
     # Photo store
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,  # largest accepted upload
     "PHOTO_MAX_PIXELS": 40_000_000,  # decompression-bomb guard (width x height)
@@ -91,6 +96,8 @@ POSITIVE_INTEGERS = (
     "PHOTO_MAX_BYTES",
     "PHOTO_MAX_PIXELS",
     "MAX_FORM_PARTS",
+    "DEVICE_CODE_TTL",
+    "DEVICE_POLL_INTERVAL",
 )
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
 BOOLEANS = ("DPOP_ENABLED", "DPOP_NONCE_REQUIRED")
@@ -102,6 +109,7 @@ RATE_LIMITS = (
     "OAUTH_LIMIT_PER_IP",
     "CLIENT_AUTH_FAILURE_LIMIT",
     "REGISTRATION_LIMIT_PER_IP",
+    "DEVICE_CODE_LIMIT_PER_IP",
 )
 REGISTRATION_MODES = ("off", "token", "open")
 
@@ -214,6 +222,7 @@ def validate(config: Mapping[str, Any]) -> None:
     if config["OAUTH_CODE_TTL"] > 600:
         raise ConfigError("OAUTH_CODE_TTL", "at most 600 seconds (RFC 6749 §4.1.2)")
     _validate_par(config)
+    _validate_device_flow(config)
     for key in NON_NEGATIVE_INTEGERS:
         if not isinstance(config[key], int) or config[key] < 0:
             raise ConfigError(key, "must be a non-negative integer")
@@ -232,6 +241,15 @@ def _validate_dpop(config: Mapping[str, Any]) -> None:
     uri = config["REPLAY_CACHE_URI"]
     if uri is not None and not (isinstance(uri, str) and uri.startswith(REPLAY_CACHE_SCHEMES)):
         raise ConfigError("REPLAY_CACHE_URI", "leave unset (the database) or use redis://host/db")
+
+
+def _validate_device_flow(config: Mapping[str, Any]) -> None:
+    if not isinstance(config["DEVICE_FLOW_ENABLED"], bool):
+        raise ConfigError("DEVICE_FLOW_ENABLED", "must be true or false")
+    if config["DEVICE_CODE_TTL"] > 1800:
+        raise ConfigError("DEVICE_CODE_TTL", "at most 1800 seconds (user codes are short)")
+    if config["DEVICE_POLL_INTERVAL"] >= config["DEVICE_CODE_TTL"]:
+        raise ConfigError("DEVICE_POLL_INTERVAL", "must be shorter than DEVICE_CODE_TTL")
 
 
 def _validate_issuer(issuer: str) -> None:

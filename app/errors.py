@@ -28,6 +28,7 @@ JSON_PATH_PREFIXES = (
     "/par",
     "/revoke",
     "/introspect",
+    "/device_authorization",
     "/userinfo",
     "/jwks",
     "/healthz",

@@ -64,6 +64,12 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"USAGE_FLUSH_SECONDS": -1}, "USAGE_FLUSH_SECONDS"),
         ({"REGISTRATION_MODE": "closed"}, "REGISTRATION_MODE"),
         ({"REGISTRATION_LIMIT_PER_IP": "many"}, "REGISTRATION_LIMIT_PER_IP"),
+        ({"DEVICE_FLOW_ENABLED": "yes"}, "DEVICE_FLOW_ENABLED"),
+        ({"DEVICE_CODE_TTL": 0}, "DEVICE_CODE_TTL"),
+        ({"DEVICE_CODE_TTL": 3600}, "DEVICE_CODE_TTL"),
+        ({"DEVICE_POLL_INTERVAL": "5s"}, "DEVICE_POLL_INTERVAL"),
+        ({"DEVICE_POLL_INTERVAL": 600}, "DEVICE_POLL_INTERVAL"),
+        ({"DEVICE_CODE_LIMIT_PER_IP": "20 per decade"}, "DEVICE_CODE_LIMIT_PER_IP"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(

@@ -6,6 +6,7 @@ from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.client_assertion import UsedClientAssertion
 from app.models.consent import Consent
+from app.models.device_code import DeviceCode
 from app.models.dpop_proof import UsedDPoPProof
 from app.models.grant import Grant
 from app.models.login_session import LoginSession
@@ -23,6 +24,7 @@ __all__ = [
     "AuthorizationCode",
     "Client",
     "Consent",
+    "DeviceCode",
     "Grant",
     "LoginSession",
     "Photo",

@@ -10,6 +10,7 @@ from app.errors import ValidationError
 from app.extensions import csrf, db
 from app.models import User
 from app.oauth import dpop_binding, par
+from app.oauth.device import device_flow_enabled
 from app.oauth.metadata import authorization_server_metadata, openid_configuration
 from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
@@ -46,6 +47,17 @@ def token() -> ResponseReturnValue:
         raise ValidationError("This grant_type is not supported.", error="unsupported_grant_type")
     dpop_binding.check_token_request()  # RFC 9449 §5: before any grant runs
     response: Response = authorization_server().create_token_response()
+    return response
+
+
+@bp.post("/device_authorization")
+@client_endpoint
+def device_authorization() -> ResponseReturnValue:
+    """RFC 8628 §3.1 device authorization request (404 while DEVICE_FLOW_ENABLED is off)."""
+    if not device_flow_enabled():
+        abort(404)
+    _check_form_post()
+    response: Response = authorization_server().create_endpoint_response("device_authorization")
     return response
 
 

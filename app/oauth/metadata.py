@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 from flask import current_app
 
+from app.oauth.device import device_flow_enabled, device_metadata
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.oauth.par import metadata as par_metadata
 from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
@@ -21,27 +23,34 @@ from app.services.keys import SUPPORTED_ALGS
 def authorization_server_metadata() -> dict[str, Any]:
     """RFC 8414 §2."""
     issuer = current_app.config["OAUTH_ISSUER"]
-    document: dict[str, Any] = {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/authorize",
-        "token_endpoint": f"{issuer}/token",
-        "jwks_uri": f"{issuer}/jwks.json",
-        "revocation_endpoint": f"{issuer}/revoke",
-        "introspection_endpoint": f"{issuer}/introspect",
-        "userinfo_endpoint": f"{issuer}/userinfo",
-        "end_session_endpoint": f"{issuer}/end-session",
-        "scopes_supported": SCOPES_SUPPORTED,
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": [grant.GRANT_TYPE for grant in GRANT_TYPES],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
-        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
-        "revocation_endpoint_auth_methods_supported": Revocation.CLIENT_AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
-        "authorization_response_iss_parameter_supported": True,
-        "prompt_values_supported": ["none", "login", "consent"],
-    } | par_metadata(issuer)
+    grant_types = [grant.GRANT_TYPE for grant in GRANT_TYPES]
+    if not device_flow_enabled():
+        grant_types.remove(DEVICE_CODE_GRANT_TYPE)
+    document: dict[str, Any] = (
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks.json",
+            "revocation_endpoint": f"{issuer}/revoke",
+            "introspection_endpoint": f"{issuer}/introspect",
+            "userinfo_endpoint": f"{issuer}/userinfo",
+            "end_session_endpoint": f"{issuer}/end-session",
+            "scopes_supported": SCOPES_SUPPORTED,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": grant_types,
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+            "revocation_endpoint_auth_methods_supported": Revocation.CLIENT_AUTH_METHODS,
+            "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
+            "authorization_response_iss_parameter_supported": True,
+            "prompt_values_supported": ["none", "login", "consent"],
+        }
+        | par_metadata(issuer)
+        | device_metadata()
+    )
     if current_app.config["REGISTRATION_MODE"] != "off":
         document["registration_endpoint"] = f"{issuer}/register"  # RFC 7591 §3
     if current_app.config["DPOP_ENABLED"]:  # RFC 9449 §5.1

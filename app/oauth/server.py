@@ -21,6 +21,7 @@ from app.errors import error_response, safe_error_description
 from app.extensions import db
 from app.oauth import dpop
 from app.oauth.client_auth import PrivateKeyJWT
+from app.oauth.device import DeviceAuthorization, DeviceCodeGrant
 from app.oauth.dpop_binding import DPoPBinding
 from app.oauth.grants import (
     AUTH_METHODS,
@@ -38,7 +39,7 @@ from app.scopes import SCOPES_SUPPORTED
 from app.services import clients
 
 EXTENSION_KEY = "tessera.authorization_server"
-GRANT_TYPES = (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant)
+GRANT_TYPES = (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, DeviceCodeGrant)
 TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 CLIENT_ASSERTION_ALGS = ["ES256", "RS256"]
 
@@ -69,6 +70,8 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         )
         self.register_grant(RefreshTokenGrant, [DPoPBinding()])
         self.register_grant(ClientCredentialsGrant, [DPoPBinding()])
+        self.register_grant(DeviceCodeGrant, [DPoPBinding()])  # RFC 8628, while enabled
+        self.register_endpoint(DeviceAuthorization)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)

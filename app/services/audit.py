@@ -23,6 +23,8 @@ KINDS = (
     "registration_token.issued",
     "refresh_token.reused",
     "authorization_code.replayed",
+    "device.approved",
+    "device.denied",
     "key.rotated",
     "key.retired",
     "user.created",

@@ -20,7 +20,8 @@ from app.config import is_loopback
 from app.errors import ValidationError
 from app.scopes import DEFAULT_CLIENT_SCOPE, unknown_scopes
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
 RESPONSE_TYPES = ("code",)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -103,8 +104,10 @@ def _check_grant_and_response_types(data: dict[str, Any]) -> None:
             raise ClientMetadataError(f"grant_types: {grant!r} is not supported")
     if not grants:
         raise ClientMetadataError("grant_types: at least one grant type is required")
-    if "refresh_token" in grants and "authorization_code" not in grants:
-        raise ClientMetadataError("grant_types: refresh_token needs authorization_code")
+    if "refresh_token" in grants and not {"authorization_code", DEVICE_CODE} & set(grants):
+        raise ClientMetadataError(
+            "grant_types: refresh_token needs authorization_code or the device_code grant"
+        )
     expected = ["code"] if "authorization_code" in grants else []
     if data["response_types"] is None:
         data["response_types"] = expected

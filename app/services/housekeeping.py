@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select
 from app.extensions import db
 from app.models import (
     AuthorizationCode,
+    DeviceCode,
     Grant,
     LoginSession,
     PushedRequest,
@@ -40,6 +41,7 @@ def purge(batch_size: int = 1000) -> dict[str, int]:
     plans: list[tuple[str, Any, Any]] = [
         ("authorization_codes", AuthorizationCode.code_hash,
          AuthorizationCode.expires_at < now - CODE_KEEP_AFTER_EXPIRY),
+        ("device_codes", DeviceCode.device_code_hash, DeviceCode.expires_at < now),
         ("refresh_tokens", RefreshToken.token_hash, RefreshToken.expires_at < now),
         ("revoked_access_tokens", RevokedAccessToken.jti, RevokedAccessToken.expires_at < now),
         ("used_client_assertions", UsedClientAssertion.key, UsedClientAssertion.expires_at < now),

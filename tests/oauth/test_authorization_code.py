@@ -458,7 +458,6 @@ def test_implicit_and_hybrid_response_types_are_unsupported(
         "password",
         "implicit",
         "token",
-        "urn:ietf:params:oauth:grant-type:device_code",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
         "urn:ietf:params:oauth:grant-type:token-exchange",
         "AUTHORIZATION_CODE",

@@ -505,7 +505,6 @@ def test_a_token_request_without_grant_type_is_invalid_request(
     [
         "password",
         "implicit",
-        "urn:ietf:params:oauth:grant-type:device_code",
         "urn:ietf:params:oauth:grant-type:jwt-bearer",
         "urn:ietf:params:oauth:grant-type:token-exchange",
         "CLIENT_CREDENTIALS",

@@ -28,7 +28,9 @@ ENDPOINT_FIELDS = (
     "introspection_endpoint",
     "userinfo_endpoint",
     "end_session_endpoint",
+    "device_authorization_endpoint",
 )
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture
@@ -71,14 +73,14 @@ def test_both_discovery_documents_agree_on_issuer_and_endpoints(client: FlaskCli
 
 
 @pytest.mark.parametrize("path", [OAUTH_DOC, OIDC_DOC])
-def test_discovery_advertises_only_s256_the_code_response_type_and_the_three_grants(
+def test_discovery_advertises_only_s256_the_code_response_type_and_the_four_grants(
     client: FlaskClient, path: str
 ) -> None:
     doc = document(client, path)
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["response_types_supported"] == ["code"]
     assert sorted(doc["grant_types_supported"]) == sorted(
-        ["authorization_code", "refresh_token", "client_credentials"]
+        ["authorization_code", "refresh_token", "client_credentials", DEVICE_GRANT]
     )
     assert doc["authorization_response_iss_parameter_supported"] is True
 
@@ -122,6 +124,7 @@ def test_openid_configuration_lists_the_id_token_algorithms_the_jwks_can_verify(
         ("userinfo_endpoint", "GET"),
         ("userinfo_endpoint", "POST"),
         ("end_session_endpoint", "GET"),
+        ("device_authorization_endpoint", "POST"),
     ],
 )
 @pytest.mark.parametrize("path", [OAUTH_DOC, OIDC_DOC])
@@ -132,6 +135,24 @@ def test_every_advertised_endpoint_answers(
     response = client.open(url.removeprefix(ISSUER), method=method)
     assert response.status_code not in (404, 405), (field, response.status_code)
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("path", [OAUTH_DOC, OIDC_DOC])
+def test_device_flow_is_advertised_while_enabled(client: FlaskClient, path: str) -> None:
+    """RFC 8628 §4: device_authorization_endpoint, and the grant type."""
+    doc = document(client, path)
+    assert doc["device_authorization_endpoint"] == f"{ISSUER}/device_authorization"
+    assert DEVICE_GRANT in doc["grant_types_supported"]
+
+
+@pytest.mark.parametrize("app_config", [{"DEVICE_FLOW_ENABLED": False}], indirect=True)
+@pytest.mark.parametrize("path", [OAUTH_DOC, OIDC_DOC])
+def test_device_flow_is_not_advertised_while_disabled(client: FlaskClient, path: str) -> None:
+    doc = document(client, path)
+    assert "device_authorization_endpoint" not in doc
+    assert sorted(doc["grant_types_supported"]) == sorted(
+        ["authorization_code", "refresh_token", "client_credentials"]
+    )
 
 
 @pytest.mark.parametrize("app_config", [{"OAUTH_ISSUER": "http://localhost:5001/"}], indirect=True)
