@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Base
@@ -30,6 +30,8 @@ class DeviceCode(Base):
         String(64), ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
     )
     scope: Mapped[str] = mapped_column(String(1000), default="")
+    # RFC 8707 resource indicators asked for, space-separated; None: the default resource.
+    resource: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default=STATUS_PENDING)
     user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
     # The grant the approval created; the tokens are issued under it.

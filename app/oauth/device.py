@@ -34,6 +34,7 @@ from flask import current_app
 from app.extensions import db
 from app.models import Client, DeviceCode, Grant, User
 from app.models.types import utcnow
+from app.oauth import resource_indicators
 from app.oauth.grants import AUTH_METHODS, TokenIssuingMixin
 from app.services import device_codes
 from app.services.device_codes import PollResult
@@ -75,7 +76,9 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
         if not client.check_grant_type(DEVICE_CODE_GRANT_TYPE):
             raise UnauthorizedClientError("This client may not use the device_code grant.")
         issued = device_codes.issue(
-            client.client_id, requested_scope(client, request.payload.scope)
+            client.client_id,
+            requested_scope(client, request.payload.scope),
+            resource_indicators.authorization_resources(request),  # RFC 8707 §2
         )
         verification_uri = self.get_verification_uri()
         data = {
@@ -137,6 +140,8 @@ class DeviceCodeGrant(TokenIssuingMixin, BaseDeviceCodeGrant):  # type: ignore[m
         self.request.credential = row
 
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        # authlib runs this hook only for its own @hooked method; DPoPBinding needs it.
+        self.execute_hook("before_create_token_response")
         row: DeviceCode = self.request.credential
         token = self.generate_token(user=self.request.user, scope=row.scope)
         self.save_token(token)

@@ -56,7 +56,7 @@ def device_authorization() -> ResponseReturnValue:
     """RFC 8628 §3.1 device authorization request (404 while DEVICE_FLOW_ENABLED is off)."""
     if not device_flow_enabled():
         abort(404)
-    _check_form_post()
+    _check_form_post(repeatable=REPEATABLE_PARAMETERS)
     response: Response = authorization_server().create_endpoint_response("device_authorization")
     return response
 

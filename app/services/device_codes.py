@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,8 +84,10 @@ def _new_user_code() -> str:
     return "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
 
 
-def issue(client_id: str, scope: str) -> IssuedCodes:
-    """Store a pending device authorization (RFC 8628 §3.2) and return its codes."""
+def issue(client_id: str, scope: str, resources: Sequence[str] = ()) -> IssuedCodes:
+    """Store a pending device authorization (RFC 8628 §3.2) and return its codes.
+
+    ``resources``: the checked RFC 8707 resource indicators, granted with the approval."""
     config = current_app.config
     ttl, interval = int(config["DEVICE_CODE_TTL"]), int(config["DEVICE_POLL_INTERVAL"])
     for _ in range(ISSUE_ATTEMPTS):  # 20^8 codes: a clash with a stored one is very rare
@@ -96,6 +99,7 @@ def issue(client_id: str, scope: str) -> IssuedCodes:
                 user_code_hash=hash_token(user_code),
                 client_id=client_id,
                 scope=scope,
+                resource=" ".join(resources) or None,
                 status=STATUS_PENDING,
                 expires_at=now + timedelta(seconds=ttl),
                 interval=interval,
@@ -131,7 +135,10 @@ def approve(user_code: str, user: User, scope: str, auth_time: datetime) -> bool
         return False
     client = db.session.get(Client, row.client_id)
     assert client is not None  # the row goes with its client (ON DELETE CASCADE)
-    record = grants.create_grant(KIND_DEVICE_CODE, client, user, scope, auth_time)
+    resources = row.resource.split() if row.resource else []
+    record = grants.create_grant(
+        KIND_DEVICE_CODE, client, user, scope, auth_time, resources=resources
+    )
     db.session.flush()
     values = {"user_id": user.id, "scope": scope, "auth_time": auth_time, "grant_id": record.id}
     if not _decide(row, STATUS_APPROVED, values):

@@ -22,6 +22,7 @@ def upgrade():
     sa.Column('user_code_hash', sa.String(length=64), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('scope', sa.String(length=1000), nullable=False),
+    sa.Column('resource', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('grant_id', sa.String(length=32), nullable=True),
