@@ -67,6 +67,12 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
         return str(self.client_metadata.get("id_token_signed_response_alg", "ES256"))
 
     @property
+    def registered_itself(self) -> bool:
+        """Registered over RFC 7591 (it holds a registration access token), not by an admin:
+        its name and logo are its own claims, and the consent page says so."""
+        return self.registration_token_hash is not None
+
+    @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == PUBLIC_AUTH_METHOD
 

@@ -377,3 +377,18 @@ def test_tokens_purge_deletes_expired_and_spent_initial_access_tokens(
     assert result.exit_code == 0, result.output
     assert "registration_tokens\t2" in result.output.splitlines()
     assert registrar.register(MACHINE, valid).status_code == 201
+
+
+@open_mode
+def test_the_consent_page_says_a_client_registered_itself(
+    registrar: Registrar, oauth: OAuthActions, conf: RegisteredClient, bob: Any
+) -> None:
+    """Anyone may register in open mode, with any name: the user is told it is unchecked."""
+    impostor = as_registered(registrar.registered(WEB_APP | {"client_name": "PhotoPrint"}))
+    oauth.sign_in()
+    page, _ = oauth.authorize(impostor, scope="openid photos.read")
+    assert page.status_code == 200
+    assert "This app registered itself with Tessera" in page.get_data(as_text=True)
+    admin_registered, _ = oauth.authorize(conf, scope="openid photos.read")
+    assert admin_registered.status_code == 200
+    assert "registered itself" not in admin_registered.get_data(as_text=True)
