@@ -31,6 +31,9 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):  # type: ignore[misc]
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # RFC 9449 §10: the authorization request's dpop_jkt; the code is then redeemable only
+    # with a DPoP proof of that key.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

@@ -7,21 +7,26 @@ The token view calls ``check_token_request`` before any grant runs: a bad proof 
 
 ``DPoPBinding`` is an authlib grant extension. Its hook runs after the grant validated the
 request and before anything is consumed (a code, a refresh token), and refuses a client
-registered with ``dpop_bound_access_tokens`` (§5.2) that sent no proof, and a bound refresh
-token refreshed without a proof of the same key (§5).
+registered with ``dpop_bound_access_tokens`` (§5.2) that sent no proof, a bound refresh
+token refreshed without a proof of the same key (§5), and a code whose authorization request
+named ``dpop_jkt`` redeemed without a proof of that key (§10). At the authorization endpoint
+``DPoPKeyParameter`` checks that ``dpop_jkt`` looks like a thumbprint.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error
 from flask import g
 
 from app.oauth import dpop
 from app.security import constant_time_equals
 
 TOKEN_TYPE = "DPoP"  # noqa: S105 - a token type name, not a secret
+# An RFC 7638 SHA-256 thumbprint, base64url without padding: 43 characters.
+THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class InvalidDPoPProofError(OAuth2Error):  # type: ignore[misc]
@@ -51,10 +56,32 @@ class DPoPBinding:
         client = grant.request.client
         if jkt is None and client.client_metadata.get("dpop_bound_access_tokens"):
             raise InvalidDPoPProofError("This client must send a DPoP proof.")
-        bound = getattr(grant.request.refresh_token, "dpop_jkt", None)
-        if bound is None:
+        for credential, name in (
+            (grant.request.refresh_token, "refresh token"),
+            (getattr(grant.request, "authorization_code", None), "authorization code"),
+        ):
+            bound = getattr(credential, "dpop_jkt", None)
+            if bound is None:
+                continue
+            if jkt is None:
+                raise InvalidDPoPProofError(f"This {name} is DPoP-bound; send a DPoP proof.")
+            if not constant_time_equals(jkt, bound):
+                raise InvalidGrantError(f"DPoP proof key does not match the {name}.")
+
+
+class DPoPKeyParameter:
+    """Authorization-code grant extension: ``dpop_jkt`` (RFC 9449 §10) must be a JWK SHA-256
+    thumbprint; checked once the redirect URI is known, so an error goes back to the client."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.validate)
+
+    def validate(self, grant: Any, redirect_uri: str | None) -> None:
+        values = grant.request.payload.datalist.get("dpop_jkt", [])
+        if not dpop.enabled() or not values:
             return
-        if jkt is None:
-            raise InvalidDPoPProofError("This refresh token is DPoP-bound; send a DPoP proof.")
-        if not constant_time_equals(jkt, bound):
-            raise InvalidGrantError("DPoP proof key does not match the refresh token.")
+        if len(values) > 1 or not THUMBPRINT.match(str(values[0])):
+            raise InvalidRequestError(
+                "dpop_jkt must be one base64url SHA-256 JWK thumbprint.",
+                state=grant.request.payload.state,
+            )

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
-from app.oauth import resource_indicators
+from app.oauth import dpop, resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
 from app.security import hash_token
@@ -129,6 +129,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
                 redirect_uri=request.payload.redirect_uri or "",
                 scope=approval.scope,
                 nonce=data.get("nonce"),
+                dpop_jkt=data.get("dpop_jkt") if dpop.enabled() else None,
                 code_challenge=data["code_challenge"],
                 code_challenge_method=data["code_challenge_method"],
                 auth_time=signed_in.authenticated_at,

@@ -22,7 +22,7 @@ from app.extensions import db
 from app.oauth import dpop
 from app.oauth.client_auth import PrivateKeyJWT
 from app.oauth.device import DeviceAuthorization, DeviceCodeGrant
-from app.oauth.dpop_binding import DPoPBinding
+from app.oauth.dpop_binding import DPoPBinding, DPoPKeyParameter
 from app.oauth.grants import (
     AUTH_METHODS,
     AuthorizationCodeGrant,
@@ -65,6 +65,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 OpenIDCode(),
                 RequirePushedRequests(),
                 ResourceIndicators(),
+                DPoPKeyParameter(),
                 DPoPBinding(),
             ],
         )

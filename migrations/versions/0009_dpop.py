@@ -28,8 +28,14 @@ def upgrade():
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.add_column(sa.Column('dpop_jkt', sa.String(length=64), nullable=True))
 
+    with op.batch_alter_table('authorization_codes', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('dpop_jkt', sa.String(length=64), nullable=True))
+
 
 def downgrade():
+    with op.batch_alter_table('authorization_codes', schema=None) as batch_op:
+        batch_op.drop_column('dpop_jkt')
+
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.drop_column('dpop_jkt')
 
