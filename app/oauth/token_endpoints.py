@@ -136,4 +136,6 @@ def _refresh_token_payload(row: RefreshToken) -> dict[str, Any]:
     }
     if grant.user_id is not None:
         payload["sub"] = str(grant.user_id)
+    if row.dpop_jkt:  # a public client's refresh token bound to its DPoP key (RFC 9449 §5)
+        payload["cnf"] = {"jkt": row.dpop_jkt}
     return payload
