@@ -128,6 +128,10 @@ class DeviceCodeGrant(TokenIssuingMixin, BaseDeviceCodeGrant):  # type: ignore[m
         device_code = self.request.payload.data.get("device_code")
         if not device_code:
             raise InvalidRequestError("Missing device_code.")
+        # Grant extensions (DPoPBinding: RFC 9449 §5.2) run here, before the poll can redeem
+        # the code: this grant's create_token_response, where other grants run them, is late.
+        self.request.client = client
+        self.execute_hook("before_create_token_response")
         result, row = device_codes.poll(device_code, client.client_id)
         if result is not PollResult.REDEEMED or row is None:
             error = POLL_ERRORS.get(result, InvalidGrantError)
