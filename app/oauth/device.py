@@ -144,8 +144,6 @@ class DeviceCodeGrant(TokenIssuingMixin, BaseDeviceCodeGrant):  # type: ignore[m
         self.request.credential = row
 
     def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
-        # authlib runs this hook only for its own @hooked method; DPoPBinding needs it.
-        self.execute_hook("before_create_token_response")
         row: DeviceCode = self.request.credential
         token = self.generate_token(user=self.request.user, scope=row.scope)
         self.save_token(token)
