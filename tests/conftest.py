@@ -65,11 +65,15 @@ def instance_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def app_config(database_url: str) -> dict[str, Any]:
+def app_config(database_url: str, request: pytest.FixtureRequest) -> dict[str, Any]:
     """Settings for the test app; tests may change them before asking for ``app``.
 
     The throttles are wide here (one test client is one IP); tests of the throttle narrow them.
+    A test's ``@pytest.mark.limits(**settings)`` (any setting) and an indirect parameter of
+    ``app_config`` are applied on top.
     """
+    marker = request.node.get_closest_marker("limits")
+    overrides = (marker.kwargs if marker else {}) | getattr(request, "param", {})
     return {
         "TESTING": True,
         "SECRET_KEY": SECRET_KEY,
@@ -80,7 +84,7 @@ def app_config(database_url: str) -> dict[str, Any]:
         "OAUTH_LIMIT_PER_IP": "10000 per minute",
         "CLIENT_AUTH_FAILURE_LIMIT": "1000 per minute",
         "USAGE_FLUSH_SECONDS": 0,  # tests read counts right after the call
-    }
+    } | overrides
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import struct
 import time
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -35,13 +34,6 @@ SVG = (
     b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
     b"<script>alert(1)</script><rect width='10' height='10'/></svg>"
 )
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Tests may pass extra settings with ``indirect=["app_config"]``."""
-    extra: dict[str, Any] = getattr(request, "param", {})
-    return app_config | extra
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -36,13 +36,6 @@ from tests.oauth.helpers import OAuthActions, RegisteredClient
 SECOND_ISSUER = "http://localhost:5001"
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Tests may pass extra settings with ``indirect=["app_config"]``."""
-    extra: dict[str, Any] = getattr(request, "param", {})
-    return app_config | extra
-
-
 # -- JOSE by hand: the attacker's toolbox ----------------------------------------------------
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

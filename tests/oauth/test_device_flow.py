@@ -32,14 +32,6 @@ ISSUER = "http://127.0.0.1:5000"
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The test's ``limits`` marker and indirect parameters on top of the test defaults."""
-    marker = request.node.get_closest_marker("limits")
-    extra: dict[str, Any] = getattr(request, "param", {})
-    return app_config | (marker.kwargs if marker else {}) | extra
-
-
-@pytest.fixture
 def device(oauth: OAuthActions, app: Flask) -> DeviceActions:
     return DeviceActions(oauth, app)
 

@@ -33,12 +33,6 @@ ENDPOINT_FIELDS = (
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    extra: dict[str, Any] = getattr(request, "param", {})
-    return app_config | extra
-
-
 def document(client: FlaskClient, path: str) -> dict[str, Any]:
     response = client.get(path)
     assert response.status_code == 200

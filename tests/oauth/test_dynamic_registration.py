@@ -39,14 +39,6 @@ OIDC_DOC = "/.well-known/openid-configuration"
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    """``@pytest.mark.limits(...)`` settings (any setting, here), or an indirect parameter's,
-    on top of the test defaults."""
-    marker = request.node.get_closest_marker("limits")
-    return app_config | (marker.kwargs if marker else {}) | getattr(request, "param", {})
-
-
-@pytest.fixture
 def registrar(app: Flask, client: FlaskClient) -> Registrar:
     return Registrar(app, client)
 

@@ -35,12 +35,6 @@ MUST_USE_PAR = "must use pushed authorization requests"
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    marker = request.node.get_closest_marker("limits")
-    return app_config | (marker.kwargs if marker else {})
-
-
-@pytest.fixture
 def strict(clients: ClientFactory) -> RegisteredClient:
     """A client registered with require_pushed_authorization_requests (RFC 9126 §6)."""
     return clients.create(

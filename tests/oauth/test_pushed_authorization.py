@@ -34,13 +34,6 @@ from tests.oauth.par_helpers import (
 ISSUER = "http://127.0.0.1:5000"
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings of the test's ``limits`` marker (any setting) on top of the test defaults."""
-    marker = request.node.get_closest_marker("limits")
-    return app_config | (marker.kwargs if marker else {})
-
-
 def assert_json_error(response: Any, status: int, error: str) -> None:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/json"

@@ -16,13 +16,6 @@ from flask import Flask
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The settings of the test's ``limits`` marker on top of the wide test defaults."""
-    marker = request.node.get_closest_marker("limits")
-    return app_config | (marker.kwargs if marker else {})
-
-
 def client_credentials(oauth: OAuthActions, client: RegisteredClient, **form: Any) -> Any:
     return oauth.token(client, grant_type="client_credentials", scope="photos.read", **form)
 
