@@ -7,7 +7,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test lint fmt typecheck bench bench-scale fuzz demo screenshots clean
+.PHONY: help install run migrate test lint fmt typecheck bench bench-scale bench-dpop fuzz demo screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,6 +54,9 @@ bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask;
 bench-scale: install  ## the same scenarios on an empty and a 1M-row PostgreSQL; bench/results/scale.md
 	@command -v wrk >/dev/null || { echo "make bench-scale needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.scale
+
+bench-dpop: install  ## in process: a DPoP-bound photo API call next to a Bearer one (database and Redis cache)
+	$(BIN)/python -m bench.dpop
 
 fuzz: install  ## long fuzzing run (-m fuzz): 500 examples per strategy, 6,000 schemathesis cases
 	FUZZ_EXAMPLES=500 $(BIN)/pytest -m fuzz $(PYTEST_ARGS)
