@@ -219,8 +219,9 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _send_nonce(response: Response) -> Response:
         config = current_app.config
+        if not (config["DPOP_ENABLED"] and config["DPOP_NONCE_REQUIRED"]):
+            return response  # the common case: nothing to look at
         endpoint = request.endpoint or ""
-        takes_proofs = endpoint in NONCE_ENDPOINTS or endpoint.startswith("api.")
-        if config["DPOP_ENABLED"] and config["DPOP_NONCE_REQUIRED"] and takes_proofs:
+        if endpoint in NONCE_ENDPOINTS or endpoint.startswith("api."):
             response.headers["DPoP-Nonce"] = current_nonce()
         return response
