@@ -49,12 +49,16 @@ class Server:
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
 
+    def logger_class(self) -> list[str]:
+        """Tessera logs as ``make run`` has it; the bare Flask baseline does not import ``app``."""
+        return ["--logger-class", "app.gunicorn_logging.Logger"] if self.app == "wsgi:app" else []
+
     def start(self, ready_path: str, timeout: float = 60) -> Server:
         """Start gunicorn and wait until ``ready_path`` answers 200."""
         command = [
             PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(WORKERS), "--graceful-timeout", "5", "--no-control-socket",
-            "--preload", self.app,
+            "--preload", *self.logger_class(), self.app,
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

@@ -42,19 +42,24 @@ def flask_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Co
 
 
 class LiveServer:
-    def __init__(self, settings: dict[str, str], log_path: Path, workers: int = 2) -> None:
+    def __init__(
+        self, settings: dict[str, str], log_path: Path, workers: int = 2, access_log: bool = False
+    ) -> None:
+        """``access_log``: gunicorn's access log goes to ``log_path`` too, as ``make run``'s."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = settings | {"FLASK_OAUTH_ISSUER": self.url}
         self.log_path = log_path
         self.workers = workers
+        self.access_log = access_log
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> LiveServer:
         command = [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--graceful-timeout", "5", "--no-control-socket",
-            "--preload",
+            "--preload", "--logger-class", "app.gunicorn_logging.Logger",
+            *(["--access-logfile", "-"] if self.access_log else []),
             "wsgi:app",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:

@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from app.account.principal import SignedInUser, sign_out
 from app.errors import ValidationError
 from app.extensions import csrf
-from app.oauth import consent, par, resource_indicators
+from app.oauth import consent, logout, par, resource_indicators
 from app.oauth.prompt import Step, next_step
 from app.oauth.server import TesseraAuthorizationServer, authorization_server
 from app.scopes import describe
@@ -55,20 +55,27 @@ def authorize() -> ResponseReturnValue:
 
 @bp.route("/end-session", methods=["GET", "POST"])
 def end_session() -> ResponseReturnValue:
-    """OIDC RP-Initiated Logout: sign out, then return to a registered post-logout URI
-    when the request carried a valid id_token_hint; otherwise ask first."""
-    if request.method == "POST" and not request.values.get("id_token_hint"):
-        csrf.protect()  # our own confirmation form; an RP's POST carries an id_token_hint
+    """OIDC RP-Initiated Logout (GET or a form POST, §2): sign out at once when the
+    id_token_hint names the signed-in user, else ask on a CSRF-protected form; then return
+    to the hint's client's registered post-logout URI, if one was given."""
+    confirmed = request.method == "POST" and "csrf_token" in request.form
+    if confirmed:
+        csrf.protect()  # our own confirmation form; an RP's POST carries no token of ours
     server = authorization_server()
     try:
         validated = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
         return _error_page(error)
-    if validated.needs_confirmation and request.method == "GET":
-        return render_template("oauth/end_session.html", action=request.full_path)
+    signed_in_sub = str(current_user.id) if current_user.is_authenticated else None
+    if not confirmed and logout.needs_confirmation(validated, signed_in_sub):
+        return _confirm_sign_out(validated)
     sign_out()
     response: Response | None = server.create_endpoint_response("end_session", validated)
-    return response or render_template("oauth/signed_out.html")
+    if response is None:
+        return render_template("oauth/signed_out.html")
+    if request.method == "POST":
+        response.status_code = 303
+    return response
 
 
 csrf.exempt(end_session)  # RP-Initiated Logout §2: relying parties may POST here
@@ -113,6 +120,24 @@ def _consent_page(grant: Any, signed_in: SignedInUser) -> str:
         resources=resource_indicators.named_on_consent(grant.request),
         ticket=consent.issue_ticket(signed_in.id, request.args),
         action=request.full_path,
+    )
+
+
+def _confirm_sign_out(validated: Any) -> str:
+    """The §6 confirmation: the request's parameters travel in the form body, never the URL;
+    a post-logout URI only if it is registered for the hint's client (§3)."""
+    fields = {
+        name: request.values[name]
+        for name in logout.CARRIED_PARAMETERS
+        if isinstance(request.values.get(name), str)
+    }
+    if validated.redirect_uri is None:
+        fields.pop("post_logout_redirect_uri", None)
+    return render_template(
+        "oauth/end_session.html",
+        fields=fields,
+        client=validated.client,
+        username=current_user.username,
     )
 
 

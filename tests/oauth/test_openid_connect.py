@@ -2,7 +2,7 @@
 
 Covers OIDC Core 1.0 §2 and §3.1.3.6-3.1.3.7 (ID token claims, at_hash), §5.3-5.4 (UserInfo,
 claims by scope), RFC 6750 §2.1-2.3 (bearer in header or form body, never the query);
-OIDC RP-Initiated Logout 1.0 §2-§3, §6; SECURITY.md JW-10, ST-03, RV-07.
+OIDC RP-Initiated Logout 1.0 §2-§4, §6; SECURITY.md JW-10, ST-03, RV-07, LO-01.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 from werkzeug.test import TestResponse
 
+from app.services import keys
 from tests.helpers import csrf_token_from
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
 
@@ -316,9 +318,11 @@ def test_logout_without_id_token_hint_asks_for_confirmation_first(
 def test_logout_confirmation_cannot_be_forged_cross_site(
     oauth: OAuthActions, session_tokens: dict[str, Any]
 ) -> None:
-    """A cross-site POST without the page's CSRF token and without id_token_hint changes nothing."""
+    """A cross-site POST without the page's CSRF token and without id_token_hint is an RP's
+    POST (§2) without a hint: it only shows the confirmation page."""
     response = oauth.http.post("/end-session", data={"state": "x"})
-    assert response.status_code == 400
+    assert response.status_code == 200
+    assert _confirmation_form(response.get_data(as_text=True))
     assert signed_in(oauth)
 
 
@@ -351,3 +355,160 @@ def test_logout_with_a_client_id_that_is_not_the_id_token_audience_is_an_error(
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert signed_in(oauth)
+
+
+# -- RP-initiated logout: whose token, whose session (LO-01) ----------------------------------
+def _hidden_fields(html: str) -> dict[str, str]:
+    return {
+        name: value.replace("&amp;", "&")
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+    }
+
+
+def _sign_with_our_key(app: Flask, claims: dict[str, Any], **header: Any) -> str:
+    """A JWT signed by Tessera's active ES256 key: only the claims are not what we issue."""
+    with app.app_context():
+        kid, key = keys.active_key("ES256")
+    return jwt.encode({"alg": "ES256", "kid": kid} | header, claims, key, algorithms=["ES256"])
+
+
+@pytest.fixture
+def carol_id_token(app: Flask, users: Any, conf: RegisteredClient) -> str:
+    """An ID token carol got for ``conf`` in her own browser."""
+    users.create("carol")
+    carol = OAuthActions(app.test_client(), app.config["OAUTH_ISSUER"])
+    id_token: str = carol.tokens_for(conf, scope="openid", username="carol")["id_token"]
+    return id_token
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_logout_refuses_an_access_token_as_id_token_hint(
+    oauth: OAuthActions, conf: RegisteredClient, session_tokens: dict[str, Any], method: str
+) -> None:
+    """LO-01: an access token is signed by the same keys but identifies no ID token session."""
+    params = {
+        "id_token_hint": session_tokens["access_token"],
+        "post_logout_redirect_uri": BYE,
+        "state": "s",
+    }
+    if method == "GET":
+        response = oauth.http.get("/end-session?" + urlencode(params))
+    else:
+        response = oauth.http.post("/end-session", data=params)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert signed_in(oauth)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": "https://other.test"},  # another issuer's claims under our signature
+        {"scope": "openid"},  # looks like an access token
+        {"client_id": "x", "gid": "g"},
+        {"sub": None},
+        {"aud": None},
+    ],
+)
+def test_logout_refuses_a_hint_that_is_not_one_of_our_id_tokens(
+    app: Flask,
+    oauth: OAuthActions,
+    conf: RegisteredClient,
+    session_tokens: dict[str, Any],
+    claims: dict[str, Any],
+) -> None:
+    mine = segment(session_tokens["id_token"], 1) | claims
+    hint = _sign_with_our_key(app, {k: v for k, v in mine.items() if v is not None})
+    params = {"id_token_hint": hint, "post_logout_redirect_uri": BYE}
+    response = oauth.http.get("/end-session?" + urlencode(params))
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert signed_in(oauth)
+
+
+def test_logout_refuses_a_hint_typed_as_an_access_token(
+    app: Flask, oauth: OAuthActions, conf: RegisteredClient, session_tokens: dict[str, Any]
+) -> None:
+    hint = _sign_with_our_key(app, segment(session_tokens["id_token"], 1), typ="at+jwt")
+    response = oauth.http.get("/end-session?" + urlencode({"id_token_hint": hint}))
+    assert response.status_code == 400
+    assert signed_in(oauth)
+
+
+def test_logout_accepts_an_expired_id_token_of_the_signed_in_user(
+    app: Flask, oauth: OAuthActions, conf: RegisteredClient, session_tokens: dict[str, Any]
+) -> None:
+    """RP-Initiated Logout §2: an expired ID token still identifies the client."""
+    claims = segment(session_tokens["id_token"], 1)
+    expired = claims | {"iat": claims["iat"] - 7200, "exp": claims["iat"] - 3600}
+    params = {
+        "id_token_hint": _sign_with_our_key(app, expired),
+        "post_logout_redirect_uri": BYE,
+        "state": "old",
+    }
+    response = oauth.http.get("/end-session?" + urlencode(params))
+    assert response.headers.get("Location") == f"{BYE}?state=old"
+    assert not signed_in(oauth)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_another_users_id_token_hint_asks_the_signed_in_user_first(
+    oauth: OAuthActions,
+    conf: RegisteredClient,
+    session_tokens: dict[str, Any],
+    carol_id_token: str,
+    method: str,
+) -> None:
+    """LO-01: carol's hint while bob is signed in -> a confirmation page; bob stays signed in
+    unless he confirms, and then goes back to the registered URI with state."""
+    params = {"id_token_hint": carol_id_token, "post_logout_redirect_uri": BYE, "state": "c-1"}
+    if method == "GET":
+        response = oauth.http.get("/end-session?" + urlencode(params))
+    else:  # a cross-site form POST: no CSRF token of ours
+        response = oauth.http.post("/end-session", data=params)
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    html = response.get_data(as_text=True)
+    form = _confirmation_form(html)
+    assert form, "no Sign out confirmation form"
+    assert form.group(1) == "/end-session", "the hint must not travel in the form's URL"
+    assert 'href="/">Stay signed in</a>' in html
+    assert signed_in(oauth), "signed out before bob confirmed"
+
+    fields = _hidden_fields(html)
+    assert fields["id_token_hint"] == carol_id_token
+    confirm = oauth.http.post("/end-session", data=fields)
+    assert confirm.status_code == 303
+    assert confirm.headers["Location"] == f"{BYE}?state=c-1"
+    assert not signed_in(oauth)
+
+
+def test_logout_confirmation_with_a_wrong_csrf_token_changes_nothing(
+    oauth: OAuthActions, conf: RegisteredClient, session_tokens: dict[str, Any], carol_id_token: str
+) -> None:
+    form = {"id_token_hint": carol_id_token, "csrf_token": "forged"}
+    response = oauth.http.post("/end-session", data=form)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert signed_in(oauth)
+
+
+def test_logout_confirmed_without_a_registered_uri_shows_the_signed_out_page(
+    oauth: OAuthActions, conf: RegisteredClient, session_tokens: dict[str, Any], carol_id_token: str
+) -> None:
+    params = {"id_token_hint": carol_id_token, "post_logout_redirect_uri": "https://evil.test/"}
+    page = oauth.http.get("/end-session?" + urlencode(params)).get_data(as_text=True)
+    assert "evil.test" not in page
+    confirm = oauth.http.post("/end-session", data=_hidden_fields(page))
+    assert confirm.status_code == 200
+    assert "Location" not in confirm.headers
+    assert "You are signed out" in confirm.get_data(as_text=True)
+    assert not signed_in(oauth)
+
+
+def test_logout_with_nobody_signed_in_and_a_valid_hint_returns_to_the_client(
+    app: Flask, conf: RegisteredClient, carol_id_token: str
+) -> None:
+    params = {"id_token_hint": carol_id_token, "post_logout_redirect_uri": BYE, "state": "z"}
+    response = app.test_client().get("/end-session?" + urlencode(params))
+    assert response.headers.get("Location") == f"{BYE}?state=z"
