@@ -51,7 +51,9 @@ DEFAULTS: dict[str, Any] = {
     # Client endpoints (token, introspection, revocation)
     "OAUTH_LIMIT_PER_CLIENT": "600 per minute",  # calls naming one client_id
     "OAUTH_LIMIT_PER_IP": "1200 per minute",  # calls from one address, per endpoint
-    "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",  # wrong client credentials per client_id
+    # Failed client authentications (401): per client_id + address, and per address
+    "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",
+    "CLIENT_AUTH_FAILURE_LIMIT_PER_IP": "100 per 10 minutes",
     # Dynamic client registration (RFC 7591/7592): "off", "token" (needs an initial access
     # token from `flask clients issue-registration-token`) or "open" (anyone may register)
     "REGISTRATION_MODE": "token",
@@ -108,6 +110,7 @@ RATE_LIMITS = (
     "OAUTH_LIMIT_PER_CLIENT",
     "OAUTH_LIMIT_PER_IP",
     "CLIENT_AUTH_FAILURE_LIMIT",
+    "CLIENT_AUTH_FAILURE_LIMIT_PER_IP",
     "REGISTRATION_LIMIT_PER_IP",
     "DEVICE_CODE_LIMIT_PER_IP",
 )
