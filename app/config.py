@@ -46,8 +46,10 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_SESSION_LIFETIME": 12 * 3600,  # seconds a sign-in lasts, absolute
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_LENGTH": 1024,
-    "LOGIN_LIMIT_PER_ACCOUNT": "10 per 10 minutes",
-    "LOGIN_LIMIT_PER_IP": "60 per 10 minutes",
+    # Failed sign-ins only (wrong password, unknown username): per account + address, with a
+    # longer second tier for growing delays; and per address, for any accounts
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
+    "LOGIN_LIMIT_PER_IP": "100 per 10 minutes",
     # Client endpoints (token, introspection, revocation)
     "OAUTH_LIMIT_PER_CLIENT": "600 per minute",  # calls naming one client_id
     "OAUTH_LIMIT_PER_IP": "1200 per minute",  # calls from one address, per endpoint
