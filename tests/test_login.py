@@ -318,3 +318,15 @@ def test_unreachable_throttle_store_falls_back_to_worker_memory(
     finally:
         server.stop()
     assert statuses == [303, 200, 200, 429]
+
+
+@pytest.mark.limits(
+    RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False
+)
+def test_unreachable_throttle_store_without_fallback_is_a_503(
+    auth: AuthActions, bob: object
+) -> None:
+    """Counting nowhere would let guesses through unthrottled: refuse the attempt instead."""
+    response = auth.login()
+    assert response.status_code == 503
+    assert "Traceback" not in response.get_data(as_text=True)

@@ -8,7 +8,7 @@ answers 429 with ``Retry-After`` and an RFC 6749 §5.2-shaped body (errors.py).
 - ``OAUTH_LIMIT_PER_CLIENT``: calls naming one client that did not fail authentication, so
   nobody spends a client's budget by sending its client_id with a wrong secret.
 - ``CLIENT_AUTH_FAILURE_LIMIT``: failed client authentications (401) for one client from one
-  address, across token, introspection, revocation and PAR (RFC 6819 §5.1.4.2.4).
+  address, across every client endpoint (RFC 6819 §5.1.4.2.4).
 - ``CLIENT_AUTH_FAILURE_LIMIT_PER_IP``: failed client authentications from one address, for
   any client.
 
@@ -91,7 +91,7 @@ def _not_an_authentication_failure(response: Response) -> bool:
 
 
 def client_endpoint(view: View) -> View:
-    """Apply the client throttles to a token, introspection, revocation or PAR view."""
+    """Apply the client throttles to a view where clients authenticate."""
     throttled: Callable[..., object] = view
     throttled = limiter.limit(_setting("OAUTH_LIMIT_PER_IP"), key_func=get_remote_address)(
         throttled

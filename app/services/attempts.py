@@ -10,7 +10,8 @@ Budgets are fixed windows in the limits syntax, several tiers allowed ("5 per mi
 20 per hour" gives growing delays). They live in RATELIMIT_STORAGE_URI under
 RATELIMIT_KEY_PREFIX: per worker with ``memory://``, shared by every worker and host with
 Redis. If Redis cannot answer, counting falls back to the worker's memory and Redis is tried
-again after ``STORAGE_RETRY_SECONDS``, so a lost Redis never stops sign-in.
+again after ``STORAGE_RETRY_SECONDS``, so a lost Redis never stops sign-in; with
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED false the attempt is a 503 instead.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis import RedisError
 
-from app.errors import TooManyAttempts
+from app.errors import ServiceUnavailable, TooManyAttempts
 
 EXTENSION_KEY = "tessera.attempts"
 STORAGE_RETRY_SECONDS = 30
@@ -85,13 +86,14 @@ def guess(budgets: Sequence[Budget], refusal: str) -> Guess:
 class _Counter:
     """Fixed windows in the shared store, or in this worker's memory while it is down."""
 
-    def __init__(self, uri: str, prefix: str) -> None:
+    def __init__(self, uri: str, prefix: str, fallback: bool) -> None:
         options: dict[str, float | bool] = {"wrap_exceptions": True}
         if uri.startswith(("redis://", "rediss://")):
             options |= {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
         self.prefix = prefix
         self.shared = FixedWindowRateLimiter(storage_from_string(uri, **options))
         self.memory = FixedWindowRateLimiter(MemoryStorage())
+        self.fallback = fallback
         self.shared_down_until = 0.0
 
     def reserve(self, units: Sequence[_Unit]) -> int | None:
@@ -135,6 +137,11 @@ class _Counter:
             try:
                 return operation(self.shared)
             except (StorageError, RedisError, OSError) as exc:
+                if not self.fallback:
+                    current_app.logger.error("attempt counters unreachable: %s", type(exc).__name__)
+                    raise ServiceUnavailable(
+                        "The service is briefly unavailable; please retry."
+                    ) from None
                 current_app.logger.warning(
                     "attempt counters unreachable (%s): counting in this worker's memory",
                     exc.__class__.__name__,
@@ -149,5 +156,6 @@ def _counter() -> _Counter:
     if counter is None:
         config = current_app.config
         uri, prefix = str(config["RATELIMIT_STORAGE_URI"]), str(config["RATELIMIT_KEY_PREFIX"])
-        counter = current_app.extensions[EXTENSION_KEY] = _Counter(uri, prefix)
+        fallback = bool(config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"])
+        counter = current_app.extensions[EXTENSION_KEY] = _Counter(uri, prefix, fallback)
     return counter
