@@ -20,7 +20,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Endpoints with a rate limit; every other request skips the limiter (extensions.py).
 THROTTLED_ENDPOINTS = frozenset(
     {
-        "account.login",
         "oauth.token",
         "oauth.introspect",
         "oauth.revoke",

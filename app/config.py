@@ -46,12 +46,16 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_SESSION_LIFETIME": 12 * 3600,  # seconds a sign-in lasts, absolute
     "PASSWORD_MIN_LENGTH": 8,
     "PASSWORD_MAX_LENGTH": 1024,
-    "LOGIN_LIMIT_PER_ACCOUNT": "10 per 10 minutes",
-    "LOGIN_LIMIT_PER_IP": "60 per 10 minutes",
+    # Failed sign-ins only (wrong password, unknown username): per account + address, with a
+    # longer second tier for growing delays; and per address, for any accounts
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
+    "LOGIN_LIMIT_PER_IP": "100 per 10 minutes",
     # Client endpoints (token, introspection, revocation)
     "OAUTH_LIMIT_PER_CLIENT": "600 per minute",  # calls naming one client_id
     "OAUTH_LIMIT_PER_IP": "1200 per minute",  # calls from one address, per endpoint
-    "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",  # wrong client credentials per client_id
+    # Failed client authentications (401): per client_id + address, and per address
+    "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",
+    "CLIENT_AUTH_FAILURE_LIMIT_PER_IP": "100 per 10 minutes",
     # Dynamic client registration (RFC 7591/7592): "off", "token" (needs an initial access
     # token from `flask clients issue-registration-token`) or "open" (anyone may register)
     "REGISTRATION_MODE": "token",
@@ -108,6 +112,7 @@ RATE_LIMITS = (
     "OAUTH_LIMIT_PER_CLIENT",
     "OAUTH_LIMIT_PER_IP",
     "CLIENT_AUTH_FAILURE_LIMIT",
+    "CLIENT_AUTH_FAILURE_LIMIT_PER_IP",
     "REGISTRATION_LIMIT_PER_IP",
     "DEVICE_CODE_LIMIT_PER_IP",
 )

@@ -104,6 +104,20 @@ class ServiceUnavailable(TesseraError):
     error = "temporarily_unavailable"
 
 
+class TooManyAttempts(TesseraError):
+    """Too many failed guesses from here: wait ``retry_after`` seconds (RFC 6585 §4)."""
+
+    status = 429
+    error = "too_many_requests"
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+    def headers(self) -> Mapping[str, str | list[str]]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def wants_json() -> bool:
     return request.path.startswith(JSON_PATH_PREFIXES)
 

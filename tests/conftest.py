@@ -83,6 +83,7 @@ def app_config(database_url: str, request: pytest.FixtureRequest) -> dict[str, A
         "OAUTH_LIMIT_PER_CLIENT": "10000 per minute",
         "OAUTH_LIMIT_PER_IP": "10000 per minute",
         "CLIENT_AUTH_FAILURE_LIMIT": "1000 per minute",
+        "CLIENT_AUTH_FAILURE_LIMIT_PER_IP": "1000 per minute",
         "USAGE_FLUSH_SECONDS": 0,  # tests read counts right after the call
     } | overrides
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.helpers import AuthActions, csrf_token_from
@@ -169,8 +170,27 @@ def test_long_but_allowed_password_fails_cleanly(auth: AuthActions, bob: object)
     assert "Invalid username or password." in response.get_data(as_text=True)
 
 
+THROTTLED = "Too many sign-in attempts. Wait a few minutes, then try again."
+
+
+def browser_at(client: FlaskClient, address: str) -> AuthActions:
+    """A browser of its own at ``address``, on the same app as ``client``."""
+    assert client.application is not None
+    http = client.application.test_client()
+    http.environ_base["REMOTE_ADDR"] = address
+    return AuthActions(http)
+
+
+def assert_throttled(response: TestResponse) -> None:
+    assert response.status_code == 429, response.status_code
+    assert THROTTLED in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Location" not in response.headers
+
+
 class TestThrottle:
-    """Sign-in attempts are limited per account and per client IP (LS-04)."""
+    """Only failed sign-ins count, per address and per account + address (LS-04, pen-test
+    item 6): the right password is refused only at an address being slowed down."""
 
     @pytest.fixture
     def app_config(self, app_config: dict[str, object]) -> dict[str, object]:
@@ -179,18 +199,36 @@ class TestThrottle:
             "LOGIN_LIMIT_PER_IP": "5 per hour",
         }
 
-    def test_account_is_throttled_after_repeated_failures(
+    def test_account_is_throttled_at_an_address_after_repeated_failures(
         self, client: FlaskClient, auth: AuthActions, bob: object
     ) -> None:
         for _ in range(3):
             assert auth.login(password="wrong password!").status_code == 200
-        response = auth.login()  # even the right password waits for the window
-        assert response.status_code == 429
-        assert "Retry-After" in response.headers
-        body = response.get_data(as_text=True)
-        assert "Too many sign-in attempts. Wait a few minutes, then try again." in body
-        assert int(response.headers["Retry-After"]) > 0
+        assert_throttled(auth.login())  # at this address even the right password waits
         assert "Signed in as" not in client.get("/").get_data(as_text=True)
+
+    def test_successful_sign_ins_never_count(self, auth: AuthActions, bob: object) -> None:
+        """Re-authentication, several apps, lost cookies: the right password always works."""
+        assert [auth.login().status_code for _ in range(30)] == [303] * 30
+
+    def test_a_success_clears_the_failures_of_its_account_and_address(
+        self, auth: AuthActions, bob: object
+    ) -> None:
+        for _ in range(2):
+            assert auth.login(password="wrong password!").status_code == 200
+        assert auth.login().status_code == 303
+        for _ in range(2):
+            assert auth.login(password="wrong password!").status_code == 200
+        assert auth.login().status_code == 303
+
+    def test_failures_at_one_address_never_stop_the_owner_at_another(
+        self, client: FlaskClient, bob: object
+    ) -> None:
+        attacker = browser_at(client, "10.0.0.66")
+        for _ in range(3):
+            assert attacker.login(password="wrong password!").status_code == 200
+        assert_throttled(attacker.login(password="wrong password!"))
+        assert browser_at(client, "10.0.0.2").login().status_code == 303
 
     def test_account_throttle_is_per_account(self, auth: AuthActions, users: UserFactory) -> None:
         users.create("bob")
@@ -199,15 +237,63 @@ class TestThrottle:
             auth.login(username="bob", password="wrong password!")
         assert auth.login(username="carol").status_code == 303
 
-    def test_client_ip_is_throttled_across_accounts(self, auth: AuthActions, bob: object) -> None:
+    def test_unknown_usernames_count_and_look_the_same_when_throttled(
+        self, client: FlaskClient, bob: object
+    ) -> None:
+        """Same status, page and headers for an account that exists and one that does not."""
+        answers = []
+        for username, address in (("bob", "10.0.0.7"), ("nobody", "10.0.0.8")):
+            browser = browser_at(client, address)
+            for _ in range(3):
+                assert browser.login(username, "wrong password!").status_code == 200
+            answers.append(browser.login(username, "wrong password!"))
+        for answer in answers:
+            assert_throttled(answer)
+        known, unknown = answers
+        assert known.get_data() == unknown.get_data()
+        assert sorted(known.headers.keys()) == sorted(unknown.headers.keys())
+
+    def test_many_accounts_signing_in_from_one_address_all_succeed(
+        self, auth: AuthActions, users: UserFactory
+    ) -> None:
+        """Sixty people behind one office NAT do not lock each other out."""
+        names = [f"user{i}" for i in range(8)]
+        for name in names:
+            users.create(name)
+        assert [auth.login(username=name).status_code for name in names] == [303] * 8
+
+    def test_client_ip_is_throttled_across_accounts(
+        self, client: FlaskClient, auth: AuthActions, bob: object
+    ) -> None:
         statuses = [
             auth.login(username=f"user{i}", password="wrong password!").status_code
             for i in range(6)
         ]
         assert statuses == [200] * 5 + [429]
+        assert_throttled(auth.login())
+        assert browser_at(client, "10.0.0.2").login().status_code == 303
 
     def test_viewing_the_form_is_not_throttled(self, client: FlaskClient) -> None:
         assert all(client.get("/login").status_code == 200 for _ in range(10))
+
+
+@pytest.mark.limits(LOGIN_LIMIT_PER_ACCOUNT="3 per 2 seconds", LOGIN_LIMIT_PER_IP="10 per hour")
+def test_the_owner_signs_in_again_once_the_address_delay_has_passed(
+    client: FlaskClient, bob: object
+) -> None:
+    """The issue's scenario: 30 sign-ins pass; guesses from A are slowed down while the owner
+    at B signs in; at A the owner signs in again after A's delay."""
+    at_a, at_b = browser_at(client, "10.0.0.10"), browser_at(client, "10.0.0.11")
+    assert [at_a.login().status_code for _ in range(30)] == [303] * 30
+    for _ in range(3):
+        assert at_a.login(password="wrong password!").status_code == 200
+    assert_throttled(at_a.login())
+    assert at_b.login().status_code == 303
+    deadline = time.monotonic() + 10
+    while (status := at_a.login().status_code) == 429:
+        assert time.monotonic() < deadline, "the delay did not end with its window"
+        time.sleep(0.2)
+    assert status == 303
 
 
 def test_unreachable_throttle_store_falls_back_to_worker_memory(
@@ -227,8 +313,20 @@ def test_unreachable_throttle_store_falls_back_to_worker_memory(
         with requests.Session() as browser:
             statuses = [
                 sign_in_at(browser, server.url, "bob", password)
-                for password in (DEFAULT_PASSWORD, "wrong password!", DEFAULT_PASSWORD)
+                for password in (DEFAULT_PASSWORD, "wrong password!", "wrong!", DEFAULT_PASSWORD)
             ]
     finally:
         server.stop()
-    assert statuses == [303, 200, 429]
+    assert statuses == [303, 200, 200, 429]
+
+
+@pytest.mark.limits(
+    RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=False
+)
+def test_unreachable_throttle_store_without_fallback_is_a_503(
+    auth: AuthActions, bob: object
+) -> None:
+    """Counting nowhere would let guesses through unthrottled: refuse the attempt instead."""
+    response = auth.login()
+    assert response.status_code == 503
+    assert "Traceback" not in response.get_data(as_text=True)

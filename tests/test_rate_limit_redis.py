@@ -10,6 +10,7 @@ import pytest
 import redis
 import requests
 
+from tests.factories import DEFAULT_PASSWORD
 from tests.helpers import AuthActions, csrf_token_from, skip_or_fail
 from tests.live import LiveServer, live_settings
 from tests.oauth.helpers import OAuthActions, RegisteredClient
@@ -32,10 +33,16 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def failed_attempt_at(base_url: str, username: str) -> int:
+    return sign_in_at(base_url, username, "wrong password")
+
+
+def sign_in_at(base_url: str, username: str, password: str) -> int:
     with requests.Session() as browser:
         token = csrf_token_from(browser.get(f"{base_url}/login", timeout=10).text)
-        form = {"username": username, "password": "wrong password", "csrf_token": token}
-        return browser.post(f"{base_url}/login", data=form, timeout=30).status_code
+        form = {"username": username, "password": password, "csrf_token": token}
+        return browser.post(
+            f"{base_url}/login", data=form, allow_redirects=False, timeout=30
+        ).status_code
 
 
 def test_attempts_on_one_host_count_on_another(
@@ -56,6 +63,26 @@ def test_attempts_on_one_host_count_on_another(
     finally:
         other_host.stop()
     assert auth.login().status_code == 429
+
+
+def test_a_sign_in_at_one_host_clears_the_failures_counted_at_another(
+    app_config: dict[str, Any],
+    instance_path: Path,
+    tmp_path: Path,
+    auth: AuthActions,
+    bob: object,
+) -> None:
+    """Only failures count, and the owner's success empties them for every host."""
+    assert auth.login(password="wrong password").status_code == 200
+    assert auth.login(password="wrong password").status_code == 200
+    other_host = LiveServer(live_settings(app_config, instance_path), tmp_path / "other.log")
+    other_host.start()
+    try:
+        assert sign_in_at(other_host.url, "bob", DEFAULT_PASSWORD) == 303
+        assert failed_attempt_at(other_host.url, "bob") == 200
+    finally:
+        other_host.stop()
+    assert [auth.login(password="wrong password").status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_token_calls_of_one_client_count_across_hosts(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
+from flask_limiter.util import get_remote_address
 from flask_login import login_user
 
 from app.account.forms import LoginForm
 from app.account.principal import SignedInUser, sign_out
-from app.extensions import limiter
 from app.security import safe_next_path
-from app.services import login_sessions, users
+from app.services import attempts, login_sessions, users
 
 bp = Blueprint("account", __name__)
 
@@ -18,13 +18,26 @@ FAILED_LOGIN_MESSAGE = "Invalid username or password."
 THROTTLED_MESSAGE = "Too many sign-in attempts. Wait a few minutes, then try again."
 
 
-def _account_key() -> str:
-    """Rate-limit key for the account being tried (case-insensitive)."""
-    return "login-account:" + users.normalize_username(request.form.get("username", ""))[:64]
-
-
 def _limit(setting: str) -> str:
     return str(current_app.config[setting])
+
+
+def _sign_in_guess(username: str) -> attempts.Guess:
+    """Reserve this attempt under its address's and its account + address's failure budgets.
+
+    The account alone is never a key: failures elsewhere must not stop its owner here.
+    """
+    address = get_remote_address()
+    account = users.normalize_username(username)[:64]
+    budgets = [
+        attempts.Budget(_limit("LOGIN_LIMIT_PER_IP"), f"sign-in-ip:{address}"),
+        attempts.Budget(
+            _limit("LOGIN_LIMIT_PER_ACCOUNT"),
+            f"sign-in-account:{address}/{account}",
+            cleared_by_success=True,
+        ),
+    ]
+    return attempts.guess(budgets, THROTTLED_MESSAGE)
 
 
 @bp.get("/")
@@ -34,26 +47,16 @@ def index() -> ResponseReturnValue:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: _limit("LOGIN_LIMIT_PER_IP"),
-    methods=["POST"],
-    scope="login-ip",
-    error_message=THROTTLED_MESSAGE,
-)
-@limiter.limit(
-    lambda: _limit("LOGIN_LIMIT_PER_ACCOUNT"),
-    methods=["POST"],
-    key_func=_account_key,
-    error_message=THROTTLED_MESSAGE,
-)
 def login() -> ResponseReturnValue:
     """Sign in with username and password, then go back to ``next``."""
     next_path = safe_next_path(request.values.get("next"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
+        guess = _sign_in_guess(form.username.data)  # 429 here: not even checked
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None:
+            guess.succeeded()
             session.clear()  # a fresh session: nothing from before sign-in survives it
             token, login_record = login_sessions.start(user)
             session.permanent = True

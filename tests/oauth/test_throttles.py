@@ -1,8 +1,9 @@
 """Throttles on the client endpoints (issue 6 item 7; SECURITY.md CA-06).
 
 Token, introspection and revocation count calls per claimed client and per address, and
-failed client authentications per client. A throttled call answers 429 with Retry-After and
-an RFC 6749 §5.2-shaped JSON body, and is never cached.
+failed client authentications per client + address and per address: failures from one
+address never refuse the right credential sent from another (pen-test item 6). A throttled
+call answers 429 with Retry-After and an RFC 6749 §5.2-shaped JSON body, and is never cached.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
+from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def client_credentials(oauth: OAuthActions, client: RegisteredClient, **form: Any) -> Any:
@@ -38,6 +41,13 @@ def other(clients: ClientFactory) -> RegisteredClient:
 
 def wrong_secret(client: RegisteredClient) -> RegisteredClient:
     return RegisteredClient(client.client_id, "not-the-secret", client.metadata)
+
+
+def calling_from(app: Flask, address: str) -> OAuthActions:
+    """A caller at its own source address."""
+    http = app.test_client()
+    http.environ_base["REMOTE_ADDR"] = address
+    return OAuthActions(http, app.config["OAUTH_ISSUER"])
 
 
 @pytest.mark.limits(OAUTH_LIMIT_PER_CLIENT="3 per minute")
@@ -118,3 +128,73 @@ def test_pages_and_the_api_are_not_counted(
         assert client.get("/.well-known/openid-configuration").status_code == 200
         assert client.get("/healthz").status_code == 200
     assert client_credentials(oauth, cc).status_code == 200
+
+
+# -- pen-test item 6: failures are the attacker's, never the client's ---------------------
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT="5 per minute")
+def test_wrong_secrets_from_one_address_never_refuse_the_right_secret_from_another(
+    app: Flask, conf: RegisteredClient
+) -> None:
+    """An attacker knowing only the client_id cannot shut off a resource server's calls."""
+    attacker = calling_from(app, "10.0.0.66")
+    statuses = {attacker.introspect(wrong_secret(conf), "t").status_code for _ in range(50)}
+    assert statuses == {401, 429}
+    assert_throttled(attacker.introspect(conf, "t"))  # the attacker's address waits
+    resource_server = calling_from(app, "10.0.0.2")
+    answer = resource_server.introspect(conf, "t")
+    assert answer.status_code == 200, answer.data
+    assert answer.json == {"active": False}
+    assert resource_server.revoke(conf, "t").status_code == 200
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT="3 per minute")
+def test_assertion_failures_without_client_id_count_for_the_issuer_only(
+    app: Flask, oauth: OAuthActions, pkj: RegisteredClient, clients: ClientFactory
+) -> None:
+    """private_key_jwt without client_id: failures are keyed by the assertion's iss."""
+    other = clients.create(
+        private_key=pkj.private_key, client_name="Second key client",
+        grant_types=["client_credentials"], scope="photos.read",
+    )  # fmt: skip
+    audience = f"{app.config['OAUTH_ISSUER']}/token"
+
+    def by_assertion(client: RegisteredClient, **claims: Any) -> Any:
+        form = {
+            "grant_type": "client_credentials",
+            "scope": "photos.read",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": client_assertion(client, audience, **claims),
+        }
+        return oauth.token(None, **form)
+
+    for _ in range(3):
+        assert by_assertion(pkj, exp=int(time.time()) - 600).status_code == 401
+    assert_throttled(by_assertion(pkj, exp=int(time.time()) - 600))
+    # Another client at the same address is not held up by pkj's failures.
+    assert by_assertion(other).status_code == 200
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT_PER_IP="4 per minute")
+def test_failures_for_many_clients_from_one_address_are_throttled_there(
+    app: Flask, cc: RegisteredClient, other: RegisteredClient
+) -> None:
+    attacker = calling_from(app, "10.0.0.66")
+    for index in range(4):
+        guess = RegisteredClient(f"made-up-{index}", "guess", cc.metadata)
+        assert client_credentials(attacker, guess).status_code == 401
+    assert_throttled(client_credentials(attacker, wrong_secret(other)))
+    assert_throttled(client_credentials(attacker, cc))
+    assert client_credentials(calling_from(app, "10.0.0.2"), cc).status_code == 200
+
+
+@pytest.mark.limits(OAUTH_LIMIT_PER_CLIENT="3 per minute")
+def test_failed_calls_do_not_use_up_the_client_call_budget(
+    app: Flask, cc: RegisteredClient
+) -> None:
+    attacker = calling_from(app, "10.0.0.66")
+    for _ in range(10):
+        assert client_credentials(attacker, wrong_secret(cc)).status_code == 401
+    owner = calling_from(app, "10.0.0.2")
+    assert [client_credentials(owner, cc).status_code for _ in range(4)] == [200, 200, 200, 429]
