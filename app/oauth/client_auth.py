@@ -1,10 +1,12 @@
 """private_key_jwt client authentication (RFC 7523 §2.2, OIDC Core §9).
 
-authlib checks the signature, iss = sub = client_id, aud and exp; Tessera adds: the key comes
-only from the client's registered jwks / jwks_uri (never from the assertion's headers; a
-jwks_uri is fetched through ``services.outbound`` and cached by ``services.client_jwks``),
-the assertion expires at most 5 minutes ahead, iat and nbf are not in the future, and each
-jti is accepted once across all workers (a primary-key insert).
+authlib checks the signature, iss = sub = client_id and exp; Tessera adds: ``aud`` is the
+issuer identifier as one string (draft-ietf-oauth-rfc7523bis: after the 2025 audience
+injection disclosure, neither endpoint URLs nor arrays), the key comes only from the client's
+registered jwks / jwks_uri (never from the assertion's headers; a jwks_uri is fetched through
+``services.outbound`` and cached by ``services.client_jwks``), the assertion expires at most
+5 minutes ahead, iat and nbf are not in the future, and each jti is accepted once across all
+workers (a primary-key insert).
 """
 
 from __future__ import annotations
@@ -37,9 +39,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
 
     def get_audiences(self) -> list[str]:
-        issuer = current_app.config["OAUTH_ISSUER"]
-        # RFC 9126 §2: the PAR endpoint's URL identifies this server too.
-        return [f"{issuer}/token", issuer, f"{issuer}/par"]
+        return [str(current_app.config["OAUTH_ISSUER"])]
 
     def extract_assertion(self, assertion: str) -> Any:
         headers, claims = super().extract_assertion(assertion)
@@ -48,6 +48,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         return headers, claims
 
     def verify_claims(self, claims: Any) -> None:
+        if claims.get("aud") != current_app.config["OAUTH_ISSUER"]:
+            raise InvalidClientError(description="Assertion aud must be the issuer identifier.")
         now = int(time.time())
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
         if isinstance(exp, int) and exp > now + MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY:
