@@ -54,7 +54,7 @@ class LiveServer:
         command = [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--graceful-timeout", "5", "--no-control-socket",
-            "--preload",
+            "--preload", "--config", "gunicorn.conf.py",
             "wsgi:app",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
