@@ -487,7 +487,7 @@ def test_parallel_uses_of_one_assertion_yield_at_most_one_token(
     def attempt() -> None:
         with requests.Session() as session:
             barrier.wait(timeout=10)
-            response = session.post(live_server.url, data=form, timeout=30)
+            response = session.post(f"{live_server.url}/token", data=form, timeout=30)
         with lock:
             results.append((response.status_code, response.json()))
 
