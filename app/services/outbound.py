@@ -28,6 +28,7 @@ DEFAULT_DEADLINE = 2.0  # seconds, for the whole fetch
 DEFAULT_MAX_BYTES = 64 * 1024
 USER_AGENT = "Tessera"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
 
 
 class OutboundFetchError(Exception):
@@ -45,12 +46,19 @@ def loopback_allowed() -> bool:
 
 
 def address_allowed(address: IPAddress, *, allow_loopback: bool) -> bool:
-    """Public unicast only; loopback only when allowed."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Public unicast only; loopback only when allowed. An IPv6 address carrying an IPv4 one
+    (mapped, 6to4, NAT64) is judged by the IPv4 address it reaches."""
+    if isinstance(address, ipaddress.IPv6Address):
+        address = _embedded_ipv4(address) or address
     if address.is_loopback:
         return allow_loopback
     return address.is_global and not address.is_multicast
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
 
 
 def literal_address(host: str) -> IPAddress | None:
