@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     # token from `flask clients issue-registration-token`) or "open" (anyone may register)
     "REGISTRATION_MODE": "token",
     "REGISTRATION_LIMIT_PER_IP": "20 per hour",  # POST /register calls from one address
+    # Outbound fetches (a client's jwks_uri): loopback addresses are refused unless this is
+    # true; None = true only when OAUTH_ISSUER is itself a loopback http URL (development)
+    "OUTBOUND_ALLOW_LOOPBACK": None,
     # Device authorization grant (RFC 8628)
     "DEVICE_FLOW_ENABLED": True,  # /device_authorization, /device and the device_code grant
     "DEVICE_CODE_TTL": 600,  # seconds a device code and its user code live
@@ -104,7 +107,7 @@ POSITIVE_INTEGERS = (
     "DEVICE_POLL_INTERVAL",
 )
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
-BOOLEANS = ("DPOP_ENABLED", "DPOP_NONCE_REQUIRED")
+BOOLEANS = ("DPOP_ENABLED", "DPOP_NONCE_REQUIRED", "OUTBOUND_ALLOW_LOOPBACK")
 REPLAY_CACHE_SCHEMES = ("redis://", "rediss://")
 RATE_LIMITS = (
     "LOGIN_LIMIT_PER_ACCOUNT",
@@ -151,6 +154,9 @@ def _derive(app: Flask) -> None:
     if not config["OAUTH_RESOURCE_AUDIENCE"]:
         config["OAUTH_RESOURCE_AUDIENCE"] = config["OAUTH_ISSUER"] + "/api/v1"
     secure = config["OAUTH_ISSUER"].startswith("https://")
+    if config["OUTBOUND_ALLOW_LOOPBACK"] is None:
+        parts = urlsplit(config["OAUTH_ISSUER"])
+        config["OUTBOUND_ALLOW_LOOPBACK"] = parts.scheme == "http" and is_loopback(parts.hostname)
     config["SESSION_COOKIE_SECURE"] = secure
     config["SESSION_COOKIE_NAME"] = "__Host-tessera" if secure else "tessera"
     config["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -58,7 +58,7 @@ class Server:
         command = [
             PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(WORKERS), "--graceful-timeout", "5", "--no-control-socket",
-            "--preload", *self.logger_class(), self.app,
+            "--preload", "--config", "gunicorn.conf.py", *self.logger_class(), self.app,
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

@@ -58,7 +58,8 @@ class LiveServer:
         command = [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--graceful-timeout", "5", "--no-control-socket",
-            "--preload", "--logger-class", "app.gunicorn_logging.Logger",
+            "--preload", "--config", "gunicorn.conf.py",
+            "--logger-class", "app.gunicorn_logging.Logger",
             *(["--access-logfile", "-"] if self.access_log else []),
             "wsgi:app",
         ]  # fmt: skip

@@ -70,6 +70,7 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"DEVICE_POLL_INTERVAL": "5s"}, "DEVICE_POLL_INTERVAL"),
         ({"DEVICE_POLL_INTERVAL": 600}, "DEVICE_POLL_INTERVAL"),
         ({"DEVICE_CODE_LIMIT_PER_IP": "20 per decade"}, "DEVICE_CODE_LIMIT_PER_IP"),
+        ({"OUTBOUND_ALLOW_LOOPBACK": "yes"}, "OUTBOUND_ALLOW_LOOPBACK"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(
@@ -84,6 +85,24 @@ def test_invalid_settings_are_refused_at_start_naming_the_key(
 )
 def test_plain_http_issuer_is_allowed_on_loopback(instance_path: Path, issuer: str) -> None:
     assert create_app({"OAUTH_ISSUER": issuer}).config["OAUTH_ISSUER"] == issuer
+
+
+@pytest.mark.parametrize(
+    ("settings", "allowed"),
+    [
+        ({}, True),  # the default issuer, http://127.0.0.1:5000
+        ({"OAUTH_ISSUER": "http://localhost:8080"}, True),
+        ({"OAUTH_ISSUER": "https://id.example.com"}, False),
+        ({"OAUTH_ISSUER": "https://localhost"}, False),
+        ({"OAUTH_ISSUER": "http://127.0.0.1:5000", "OUTBOUND_ALLOW_LOOPBACK": False}, False),
+        ({"OAUTH_ISSUER": "https://id.example.com", "OUTBOUND_ALLOW_LOOPBACK": True}, True),
+    ],
+)
+def test_outbound_fetches_reach_loopback_by_default_only_for_a_loopback_http_issuer(
+    instance_path: Path, settings: dict[str, object], allowed: bool
+) -> None:
+    """OF-03: a deployed server never fetches its own loopback unless told to."""
+    assert create_app(settings).config["OUTBOUND_ALLOW_LOOPBACK"] is allowed
 
 
 def test_cli_refuses_to_start_with_a_bad_setting(instance_path: Path) -> None:

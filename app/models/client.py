@@ -69,7 +69,7 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
     @property
     def registered_itself(self) -> bool:
         """Registered over RFC 7591 (it holds a registration access token), not by an admin:
-        its name and logo are its own claims, and the consent page says so."""
+        its name is its own claim, and the consent page says so."""
         return self.registration_token_hash is not None
 
     @property

@@ -1,22 +1,23 @@
 """private_key_jwt client authentication (RFC 7523 §2.2, OIDC Core §9).
 
-authlib checks the signature, iss = sub = client_id, aud and exp; Tessera adds: the key comes
-only from the client's registered jwks / jwks_uri (never from the assertion's headers), the
-assertion expires at most 5 minutes ahead, iat and nbf are not in the future, and each jti
-is accepted once across all workers (a primary-key insert).
+authlib checks the signature, iss = sub = client_id and exp; Tessera adds: ``aud`` is the
+issuer identifier as one string (draft-ietf-oauth-rfc7523bis: after the 2025 audience
+injection disclosure, neither endpoint URLs nor arrays), the key comes only from the client's
+registered jwks / jwks_uri (never from the assertion's headers; a jwks_uri is fetched through
+``services.outbound`` and cached by ``services.client_jwks``), the assertion expires at most
+5 minutes ahead, iat and nbf are not in the future, and each jti is accepted once across all
+workers (a primary-key insert).
 """
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from flask import current_app
+from flask import current_app, g
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
@@ -24,11 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Client, UsedClientAssertion
 from app.security import hash_token
+from app.services.client_jwks import JWKSUnavailable, client_jwks
 
 MAX_ASSERTION_LIFETIME = 300
 CLOCK_LEEWAY = 10
-JWKS_FETCH_TIMEOUT = 3
-JWKS_MAX_BYTES = 64 * 1024
+_KID = "tessera_assertion_kid"
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
@@ -38,11 +39,17 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
 
     def get_audiences(self) -> list[str]:
-        issuer = current_app.config["OAUTH_ISSUER"]
-        # RFC 9126 §2: the PAR endpoint's URL identifies this server too.
-        return [f"{issuer}/token", issuer, f"{issuer}/par"]
+        return [str(current_app.config["OAUTH_ISSUER"])]
+
+    def extract_assertion(self, assertion: str) -> Any:
+        headers, claims = super().extract_assertion(assertion)
+        kid = headers.get("kid")
+        setattr(g, _KID, kid if isinstance(kid, str) else None)  # which key to look for
+        return headers, claims
 
     def verify_claims(self, claims: Any) -> None:
+        if claims.get("aud") != current_app.config["OAUTH_ISSUER"]:
+            raise InvalidClientError(description="Assertion aud must be the issuer identifier.")
         now = int(time.time())
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
         if isinstance(exp, int) and exp > now + MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY:
@@ -72,14 +79,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             if "jwks" in metadata:
                 return KeySet.import_key_set(metadata["jwks"])
             if "jwks_uri" in metadata:
-                return KeySet.import_key_set(_fetch_jwks(metadata["jwks_uri"]))
-        except (JoseError, ValueError, TypeError, KeyError, OSError) as exc:
+                kid = g.get(_KID)
+                jwks = client_jwks(client.client_id, metadata["jwks_uri"], kid)
+                return KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError, JWKSUnavailable) as exc:
             raise InvalidClientError(description="The client's keys could not be loaded.") from exc
         raise InvalidClientError(description="The client has no registered keys.")
-
-
-def _fetch_jwks(uri: str) -> Any:
-    """GET the client's JWK Set (registered as https, or http on loopback only)."""
-    request = urllib.request.Request(uri, headers={"Accept": "application/json"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=JWKS_FETCH_TIMEOUT) as response:  # noqa: S310
-        return json.loads(response.read(JWKS_MAX_BYTES + 1)[:JWKS_MAX_BYTES])

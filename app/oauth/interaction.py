@@ -109,12 +109,11 @@ def _respond(
 
 
 def _consent_page(grant: Any, signed_in: SignedInUser) -> str:
-    client = grant.request.client
-    logo = client.client_metadata.get("logo_uri")
+    # No client logo: its logo_uri is another site, which the CSP (img-src 'self') blocks and
+    # which would learn who is signing in; the metadata is kept, not displayed.
     return render_template(
         "oauth/consent.html",
-        client=client,
-        logo_uri=logo if logo and logo.startswith("https://") else None,
+        client=grant.request.client,
         redirect_host=urlsplit(grant.redirect_uri).netloc,
         scopes=describe(grant.request.scope),
         resources=resource_indicators.named_on_consent(grant.request),

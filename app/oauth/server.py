@@ -11,6 +11,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
     InvalidClientError,
+    InvalidRequestError,
     OAuth2Error,
     UnsupportedResponseTypeError,
 )
@@ -127,14 +128,25 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
 
 def presented_auth_method(request: Any) -> str:
-    """The one client authentication method this request's credentials amount to."""
-    if request.headers.get("Authorization"):
-        return "client_secret_basic"
-    if request.form.get("client_assertion") or request.form.get("client_assertion_type"):
-        return "private_key_jwt"
-    if "client_secret" in request.form:
-        return "client_secret_post"
-    return "none"
+    """The one client authentication method this request's credentials amount to.
+
+    RFC 6749 §2.3: a client MUST NOT use more than one method in a request; credentials of
+    two methods together (Basic and a body secret, an assertion and a secret) are refused as
+    invalid_request rather than one of them being picked.
+    """
+    form = request.form
+    presented = [
+        method
+        for method, present in (
+            ("client_secret_basic", bool(request.headers.get("Authorization"))),
+            ("private_key_jwt", "client_assertion" in form or "client_assertion_type" in form),
+            ("client_secret_post", "client_secret" in form),
+        )
+        if present
+    ]
+    if len(presented) > 1:
+        raise InvalidRequestError("Use one client authentication method per request.")
+    return presented[0] if presented else "none"
 
 
 def _commit(token: dict[str, Any], request: Any) -> None:

@@ -19,6 +19,7 @@ from marshmallow import ValidationError as SchemaError
 from app.config import is_loopback
 from app.errors import ValidationError
 from app.scopes import DEFAULT_CLIENT_SCOPE, unknown_scopes
+from app.services import outbound
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
@@ -85,6 +86,7 @@ def validate_metadata(raw: Mapping[str, Any]) -> dict[str, Any]:
     for name in URI_FIELDS:
         if data[name] is not None:
             _check_https_uri(data[name], name)
+            _check_public_host(data[name], name)
     data["contacts"] = [_check_contact(c) for c in data["contacts"]]
     if data["id_token_signed_response_alg"] not in ID_TOKEN_ALGS:
         raise ClientMetadataError(f"id_token_signed_response_alg: use one of {ID_TOKEN_ALGS}")
@@ -134,8 +136,10 @@ def _check_auth_method(data: dict[str, Any]) -> None:
         raise ClientMetadataError("private_key_jwt needs jwks or jwks_uri")
     if data["jwks"] is not None:
         data["jwks"] = _check_jwks(data["jwks"])
-    if data["jwks_uri"] is not None and redirect_uri_problem(data["jwks_uri"]):
-        raise ClientMetadataError("jwks_uri: must be an https URL (or http on loopback)")
+    if data["jwks_uri"] is not None:
+        if redirect_uri_problem(data["jwks_uri"]):
+            raise ClientMetadataError("jwks_uri: must be an https URL (or http on loopback)")
+        _check_public_host(data["jwks_uri"], "jwks_uri")
 
 
 def _check_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +197,19 @@ def _check_https_uri(uri: str, field: str) -> None:
         raise ClientMetadataError(f"{field}: must be an https URL") from None
     if parts.scheme != "https" or not hostname or "#" in uri or len(uri) > 2000:
         raise ClientMetadataError(f"{field}: must be an https URL")
+
+
+def _check_public_host(uri: str, field: str) -> None:
+    """A URL Tessera may fetch names no private, link-local or reserved address (SSRF); a
+    loopback host only where OUTBOUND_ALLOW_LOOPBACK is on. Names are checked again, resolved,
+    when fetched (services.outbound)."""
+    host = urlsplit(uri).hostname or ""
+    address = outbound.literal_address(host)
+    allow_loopback = outbound.loopback_allowed()
+    if address is not None and not outbound.address_allowed(address, allow_loopback=allow_loopback):
+        raise ClientMetadataError(f"{field}: must not name a private or reserved address")
+    if address is None and is_loopback(host) and not allow_loopback:
+        raise ClientMetadataError(f"{field}: must not name a loopback host")
 
 
 def _check_scope(data: dict[str, Any]) -> None:

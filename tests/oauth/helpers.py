@@ -181,7 +181,7 @@ class OAuthActions:
             return {}, {
                 "client_id": client.client_id,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": client_assertion(client, f"{self.issuer}/token"),
+                "client_assertion": client_assertion(client, self.issuer),
             }
         return {}, {"client_id": client.client_id}
 

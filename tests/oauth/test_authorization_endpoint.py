@@ -221,6 +221,25 @@ def test_deny_is_not_remembered_as_consent(
     assert is_consent_page(oauth.authorize(conf)[0])
 
 
+def test_the_consent_page_makes_no_request_to_the_clients_logo_host(
+    oauth: OAuthActions, clients: ClientFactory, bob: Any
+) -> None:
+    """The logo_uri is another site: the CSP (img-src 'self') blocks it, and loading it would
+    tell that site who is signing in. It stays in the metadata; the page names the client."""
+    logo = "https://cdn.logo-host.test/logo.png"
+    client = clients.create(
+        client_name="Logo app", redirect_uris=["https://logo-app.test/cb"], logo_uri=logo
+    )
+    assert client.metadata["logo_uri"] == logo
+    oauth.sign_in()
+    page, _ = oauth.authorize(client)
+    html = page.get_data(as_text=True)
+    assert is_consent_page(page)
+    assert "Logo app" in html
+    assert "logo-host.test" not in html
+    assert "<img" not in html
+
+
 # -- ST-02: iss on every authorization response; one issuer everywhere --------------------
 def test_discovery_documents_agree_on_the_issuer_and_announce_the_iss_parameter(
     oauth: OAuthActions, app: Flask

@@ -3,8 +3,9 @@
 RFC 6749 §2.3 (client authentication), §3.2 (token endpoint: form-encoded POST, parameters
 at most once), §5.1 (``Cache-Control: no-store``), §5.2 (error codes); RFC 7523 §3 and
 OpenID Connect Core §9 (private_key_jwt assertions); RFC 7591 §3.2.1 (the secret is returned
-at registration). SECURITY.md rows CA-01, CA-02, CA-04, CA-05 (CA-03 and CA-06 are not
-covered here), AC-09 (grant_type=password), ER-02, ER-04 and ER-05 (repeated parameters).
+at registration). SECURITY.md rows CA-01, CA-02, CA-04, CA-05, CA-07 (aud), CA-08 (one
+method per request; CA-03 and CA-06 are not covered here), AC-09 (grant_type=password), ER-02,
+ER-04 and ER-05 (repeated parameters).
 """
 
 from __future__ import annotations
@@ -138,9 +139,8 @@ def test_a_post_client_sending_its_secret_by_basic_is_invalid_client(
     [
         ({"client_secret": "anything"}, False),
         ({}, True),
-        ({"client_secret": ""}, True),
     ],
-    ids=["secret-in-body", "basic-header", "basic-header-and-empty-body-secret"],
+    ids=["secret-in-body", "basic-header"],
 )
 def test_a_public_client_sending_a_secret_is_invalid_client(
     oauth: OAuthActions, pub: RegisteredClient, bob: Any, form: dict[str, str], headers: bool
@@ -170,6 +170,59 @@ def test_a_key_client_sending_a_secret_is_invalid_client(
             "/token", data=form | {"grant_type": "client_credentials"}, headers=headers
         )
         assert_invalid_client(response)
+
+
+# -- CA-08: one authentication method per request ------------------------------------------
+ENDPOINT_FORMS: dict[str, dict[str, str]] = {
+    "/token": {"grant_type": "client_credentials"},
+    "/introspect": {"token": "some-token"},
+    "/revoke": {"token": "some-token"},
+    "/par": {"response_type": "code", "scope": "openid"},
+    "/device_authorization": {"scope": "openid"},
+}
+
+
+def _two_methods(
+    case: str, secret_client: RegisteredClient, key_client: RegisteredClient, issuer: str
+) -> Any:
+    """(form, headers) carrying the credentials of two client authentication methods."""
+    assertion = {
+        "client_id": key_client.client_id,
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": client_assertion(key_client, issuer),
+    }
+    secret = secret_client.client_secret or ""
+    by_basic = basic(secret_client.client_id, secret)
+    return {
+        "basic-and-body-secret": ({"client_secret": secret}, by_basic),
+        "basic-and-empty-body-secret": ({"client_secret": ""}, by_basic),
+        "assertion-and-body-secret": (assertion | {"client_secret": "guess"}, {}),
+        "assertion-and-basic": (assertion, basic(key_client.client_id, "guess")),
+    }[case]
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINT_FORMS))
+@pytest.mark.parametrize(
+    "case",
+    [
+        "basic-and-body-secret",
+        "basic-and-empty-body-secret",
+        "assertion-and-body-secret",
+        "assertion-and-basic",
+    ],
+)
+def test_two_client_authentication_methods_in_one_request_are_invalid_request(
+    oauth: OAuthActions, conf: RegisteredClient, pkj: RegisteredClient, endpoint: str, case: str
+) -> None:
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request;
+    every endpoint where clients authenticate answers 400 invalid_request, issuing nothing."""
+    form, headers = _two_methods(case, conf, pkj, oauth.issuer)
+    response = oauth.http.post(endpoint, data=ENDPOINT_FORMS[endpoint] | form, headers=headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.json
+    assert body is not None and body["error"] == "invalid_request", body
+    assert "one client authentication method" in body["error_description"]
+    assert not {"access_token", "request_uri", "device_code", "active"} & set(body)
 
 
 # -- CA-02: secrets shown once, stored hashed ---------------------------------------------
@@ -281,6 +334,12 @@ BAD_CLAIMS: dict[str, dict[str, Any]] = {
     "aud-missing": {"aud": None},
     "aud-unrelated": {"aud": "https://evil.test/token"},
     "aud-resource-api": {"aud": "{issuer}/api/v1"},
+    # CA-07 (draft-ietf-oauth-rfc7523bis): the issuer identifier, as one string, and only it
+    "aud-token-endpoint": {"aud": "{issuer}/token"},
+    "aud-par-endpoint": {"aud": "{issuer}/par"},
+    "aud-issuer-with-trailing-slash": {"aud": "{issuer}/"},
+    "aud-array-of-the-issuer": {"aud": ["{issuer}"]},
+    "aud-array-with-a-foreign-value": {"aud": ["{issuer}", "https://evil.test"]},
     "exp-missing": {"exp": None},
     "exp-past": {"exp": -60},
     "exp-beyond-5-minutes": {"exp": 3600},
@@ -299,6 +358,8 @@ def _claims(overrides: dict[str, Any], issuer: str) -> dict[str, Any]:
             out[name] = now + value
         elif isinstance(value, str):
             out[name] = value.replace("{issuer}", issuer)
+        elif isinstance(value, list):
+            out[name] = [item.replace("{issuer}", issuer) for item in value]
         else:
             out[name] = value
     return out
@@ -309,7 +370,7 @@ def test_an_assertion_with_bad_claims_is_invalid_client(
     oauth: OAuthActions, app: Flask, pkj: RegisteredClient, overrides: dict[str, Any]
 ) -> None:
     issuer = app.config["OAUTH_ISSUER"]
-    assertion = client_assertion(pkj, f"{issuer}/token", **_claims(overrides, issuer))
+    assertion = client_assertion(pkj, issuer, **_claims(overrides, issuer))
     response = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert_invalid_client(response)
     assert grant_count(app) == 0
@@ -320,7 +381,7 @@ def test_an_assertion_naming_another_client_is_invalid_client(
 ) -> None:
     """iss = sub = another registered client, signed with pkj's key."""
     issuer = app.config["OAUTH_ISSUER"]
-    assertion = client_assertion(pkj, f"{issuer}/token", iss=conf.client_id, sub=conf.client_id)
+    assertion = client_assertion(pkj, issuer, iss=conf.client_id, sub=conf.client_id)
     for client_id in (pkj.client_id, conf.client_id):
         form = assertion_form(pkj, assertion) | {"client_id": client_id}
         assert_invalid_client(oauth.http.post("/token", data=form))
@@ -335,7 +396,7 @@ def test_an_assertion_naming_another_client_is_invalid_client(
 def test_an_assertion_without_a_valid_signature_is_invalid_client(
     oauth: OAuthActions, app: Flask, pkj: RegisteredClient, forge: Any
 ) -> None:
-    assertion = forge(pkj, f"{app.config['OAUTH_ISSUER']}/token")
+    assertion = forge(pkj, app.config["OAUTH_ISSUER"])
     response = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert_invalid_client(response)
     assert grant_count(app) == 0
@@ -363,7 +424,7 @@ def test_an_assertion_without_a_valid_signature_is_invalid_client(
 def test_a_missing_or_mistyped_assertion_is_invalid_client(
     oauth: OAuthActions, app: Flask, pkj: RegisteredClient, change: dict[str, Any]
 ) -> None:
-    assertion = client_assertion(pkj, f"{app.config['OAUTH_ISSUER']}/token")
+    assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"])
     form = {k: v for k, v in (assertion_form(pkj, assertion) | change).items() if v is not None}
     assert_invalid_client(oauth.http.post("/token", data=form))
     assert grant_count(app) == 0
@@ -371,17 +432,16 @@ def test_a_missing_or_mistyped_assertion_is_invalid_client(
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"iat": 8, "nbf": 8}, {"exp": 290}, {"aud": "{issuer}"}, {"aud": ["{issuer}/token"]}],
-    ids=["plain", "8s-clock-skew", "exp-within-5-minutes", "aud-issuer", "aud-array"],
+    [{}, {"iat": 8, "nbf": 8}, {"exp": 290}],
+    ids=["plain", "8s-clock-skew", "exp-within-5-minutes"],
 )
 def test_a_valid_assertion_authenticates(
     oauth: OAuthActions, app: Flask, pkj: RegisteredClient, overrides: dict[str, Any]
 ) -> None:
+    """aud is the issuer identifier (CA-07)."""
     issuer = app.config["OAUTH_ISSUER"]
     claims = _claims(overrides, issuer)
-    if isinstance(claims.get("aud"), list):
-        claims["aud"] = [a.replace("{issuer}", issuer) for a in claims["aud"]]
-    assertion = client_assertion(pkj, f"{issuer}/token", **claims)
+    assertion = client_assertion(pkj, issuer, **claims)
     response = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.json is not None and "access_token" in response.json
@@ -393,7 +453,7 @@ def test_a_valid_assertion_authenticates(
 def test_the_same_assertion_twice_is_refused_the_second_time(
     oauth: OAuthActions, app: Flask, pkj: RegisteredClient
 ) -> None:
-    assertion = client_assertion(pkj, f"{app.config['OAUTH_ISSUER']}/token")
+    assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"])
     first = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert first.status_code == 200, first.get_data(as_text=True)
     assert_invalid_client(oauth.http.post("/token", data=assertion_form(pkj, assertion)))
@@ -403,7 +463,7 @@ def test_a_jti_is_single_use_even_in_a_fresh_assertion(
     oauth: OAuthActions, app: Flask, pkj: RegisteredClient
 ) -> None:
     """A new signature does not make an old jti usable again."""
-    audience = f"{app.config['OAUTH_ISSUER']}/token"
+    audience = app.config["OAUTH_ISSUER"]
     jti = str(uuid.uuid4())
     first = oauth.http.post(
         "/token", data=assertion_form(pkj, client_assertion(pkj, audience, jti=jti))
@@ -418,7 +478,7 @@ def test_parallel_uses_of_one_assertion_yield_at_most_one_token(
     pkj: RegisteredClient, live_server: LiveServer
 ) -> None:
     """CA-05 through gunicorn (2 workers, shared database): 10 at once -> at most one 200."""
-    assertion = client_assertion(pkj, f"{live_server.url}/token")
+    assertion = client_assertion(pkj, live_server.url)
     form = assertion_form(pkj, assertion)
     barrier = threading.Barrier(10)
     results: list[tuple[int, dict[str, Any]]] = []

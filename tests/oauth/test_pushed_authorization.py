@@ -80,17 +80,23 @@ def test_each_client_authentication_method_of_the_token_endpoint_works_at_par(
     assert response.status_code == 201, response.json
 
 
-@pytest.mark.parametrize("audience", [ISSUER, f"{ISSUER}/par", f"{ISSUER}/token"])
-def test_private_key_jwt_accepts_issuer_par_or_token_endpoint_as_audience(
-    oauth: OAuthActions, pkj: RegisteredClient, audience: str
+@pytest.mark.parametrize(
+    ("audience", "status"), [(ISSUER, 201), (f"{ISSUER}/par", 401), (f"{ISSUER}/token", 401)]
+)
+def test_private_key_jwt_at_par_takes_only_the_issuer_as_audience(
+    oauth: OAuthActions, pkj: RegisteredClient, audience: str, status: int
 ) -> None:
-    """RFC 9126 §2: the issuer, token endpoint or PAR endpoint URL identify the server."""
+    """CA-07 (draft-ietf-oauth-rfc7523bis): aud is the issuer identifier at every endpoint,
+    the PAR and token endpoint URLs included."""
     query, _ = oauth.authorize_params(pkj)
     form = query | {
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": client_assertion(pkj, audience),
     }
-    assert oauth.http.post("/par", data=form).status_code == 201
+    response = oauth.http.post("/par", data=form)
+    assert response.status_code == status, response.json
+    if status == 401:
+        assert response.json is not None and response.json["error"] == "invalid_client"
 
 
 def test_client_secret_post_works_at_par(oauth: OAuthActions, clients: ClientFactory) -> None:

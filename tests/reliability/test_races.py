@@ -211,10 +211,10 @@ def test_one_client_assertion_used_in_parallel_gives_at_most_one_token(
             "client_assertion": assertion,
         }
 
-    audience = f"{live4.url}/token"
-    replayed = form(client_assertion(pkj, audience))
+    token_url = f"{live4.url}/token"
+    replayed = form(client_assertion(pkj, live4.url))  # aud: the issuer (CA-07)
     responses = race(
-        20, lambda http, _: http.post(audience, data=replayed, timeout=REQUEST_TIMEOUT)
+        20, lambda http, _: http.post(token_url, data=replayed, timeout=REQUEST_TIMEOUT)
     )
     successes = [r for r in responses if r.status_code == 200]
     assert len(successes) <= 1, (tally(responses), live4.log()[-3000:])
@@ -223,7 +223,7 @@ def test_one_client_assertion_used_in_parallel_gives_at_most_one_token(
             assert_token_error(response, "invalid_client", (400, 401))
 
     fresh = requests.post(
-        audience, data=form(client_assertion(pkj, audience)), timeout=REQUEST_TIMEOUT
+        token_url, data=form(client_assertion(pkj, live4.url)), timeout=REQUEST_TIMEOUT
     )
     assert fresh.status_code == 200, fresh.text
 

@@ -1,0 +1,10 @@
+"""gunicorn settings shared by `make run`, the live tests (tests/live.py) and `make bench`.
+
+A worker that runs past ``timeout`` is killed and the client gets gunicorn's own HTML 500,
+without Tessera's JSON errors or security headers, so no request is allowed to come near it:
+the longest wait Tessera itself allows is SQLite's busy timeout (SQLITE_BUSY_TIMEOUT_MS, 15 s)
+and every outbound fetch ends within 2 s (app/services/outbound.py). 30 s is twice that
+budget: a kill means a bug or a stuck database, not a slow client's server.
+"""
+
+timeout = 30
