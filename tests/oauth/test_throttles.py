@@ -158,7 +158,7 @@ def test_assertion_failures_without_client_id_count_for_the_issuer_only(
         private_key=pkj.private_key, client_name="Second key client",
         grant_types=["client_credentials"], scope="photos.read",
     )  # fmt: skip
-    audience = f"{app.config['OAUTH_ISSUER']}/token"
+    audience = app.config["OAUTH_ISSUER"]  # RFC 7523bis: the issuer, one string
 
     def by_assertion(client: RegisteredClient, **claims: Any) -> Any:
         form = {
