@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import load_config
 from app.errors import SERVICE_UNAVAILABLE_RETRY_AFTER
 from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.file_modes import secure_instance
 from app.session_cookie import LeanCookieSessionInterface
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     load_config(app, config)
+    secure_instance(app)
     app.session_interface = LeanCookieSessionInterface()
     register_upload_limits(app)  # before the guards: they parse the form
     register_input_guards(app)

@@ -136,7 +136,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 def _derive(app: Flask) -> None:
     """Fill settings whose defaults depend on others or on the instance folder."""
     config = app.config
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path) / "secret_key")
     uri = config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{app.instance_path}/tessera.sqlite"
