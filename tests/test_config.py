@@ -70,6 +70,9 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"DEVICE_POLL_INTERVAL": "5s"}, "DEVICE_POLL_INTERVAL"),
         ({"DEVICE_POLL_INTERVAL": 600}, "DEVICE_POLL_INTERVAL"),
         ({"DEVICE_CODE_LIMIT_PER_IP": "20 per decade"}, "DEVICE_CODE_LIMIT_PER_IP"),
+        ({"KEY_ENCRYPTION_KEY": "short"}, "KEY_ENCRYPTION_KEY"),
+        ({"KEY_ENCRYPTION_KEYS_OLD": ["short"]}, "KEY_ENCRYPTION_KEYS_OLD"),
+        ({"KEY_ENCRYPTION_KEYS_OLD": {"k": "x" * 40}}, "KEY_ENCRYPTION_KEYS_OLD"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(
@@ -84,6 +87,13 @@ def test_invalid_settings_are_refused_at_start_naming_the_key(
 )
 def test_plain_http_issuer_is_allowed_on_loopback(instance_path: Path, issuer: str) -> None:
     assert create_app({"OAUTH_ISSUER": issuer}).config["OAUTH_ISSUER"] == issuer
+
+
+def test_one_old_key_encryption_key_may_be_given_as_a_string(
+    instance_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_KEY_ENCRYPTION_KEYS_OLD", "old-" + "k" * 40)
+    assert create_app().config["KEY_ENCRYPTION_KEYS_OLD"] == ["old-" + "k" * 40]
 
 
 def test_cli_refuses_to_start_with_a_bad_setting(instance_path: Path) -> None:
