@@ -9,11 +9,13 @@ from typing import Any
 
 from flask import Flask, Response, abort, request
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import load_config
+from app.config import ConfigError, load_config
 from app.errors import SERVICE_UNAVAILABLE_RETRY_AFTER
 from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.file_modes import secure_instance
 from app.session_cookie import LeanCookieSessionInterface
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +42,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     load_config(app, config)
+    secure_instance(app)
     app.session_interface = LeanCookieSessionInterface()
     register_upload_limits(app)  # before the guards: they parse the form
     register_input_guards(app)
     register_extensions(app)
+    check_signing_keys(app)
     register_blueprints(app)
     register_commands(app)
     register_error_handlers(app)
@@ -106,6 +110,38 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def check_signing_keys(app: Flask) -> None:
+    """Open the stored signing keys once, so a wrong KEY_ENCRYPTION_KEY stops the start.
+
+    Without the check the first token request would fail with a 500. Plaintext keys (from
+    before keys were sealed) and keys sealed with an old KEK still work; a warning asks for
+    ``flask keys rewrap``.
+    """
+    from app.services import keys
+    from app.services.key_encryption import KeySealError
+
+    with app.app_context():
+        try:
+            report = keys.check_sealing()
+        except KeySealError as exc:
+            raise ConfigError("KEY_ENCRYPTION_KEY", str(exc)) from None
+        except SQLAlchemyError:
+            return  # no schema yet (``flask db upgrade``) or no database: nothing to open
+        finally:
+            db.session.remove()
+    if report.plaintext:
+        app.logger.warning(
+            "%d signing key%s stored in plaintext; run `flask keys rewrap` to seal %s",
+            report.plaintext, " is" if report.plaintext == 1 else "s are",
+            "it" if report.plaintext == 1 else "them",
+        )  # fmt: skip
+    if report.old_kek:
+        app.logger.warning(
+            "%d signing key(s) sealed with a KEY_ENCRYPTION_KEYS_OLD entry; run "
+            "`flask keys rewrap`, then remove the old key", report.old_kek,
+        )  # fmt: skip
 
 
 def register_retry_after(app: Flask) -> None:

@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # generated into instance/secret_key on first start when unset
     "SQLALCHEMY_DATABASE_URI": None,  # sqlite:///<instance>/tessera.sqlite when unset
     "SQLITE_BUSY_TIMEOUT_MS": 15_000,
+    # Seals private signing keys in the database (AES-GCM, HKDF-SHA256); SECRET_KEY when unset
+    "KEY_ENCRYPTION_KEY": None,
+    "KEY_ENCRYPTION_KEYS_OLD": [],  # previous KEKs, still opening keys until `keys rewrap`
     # Protocol
     "OAUTH_ISSUER": "http://127.0.0.1:5000",
     "OAUTH_RESOURCE_AUDIENCE": None,  # aud of access tokens; <issuer>/api/v1 when unset
@@ -144,9 +147,11 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 def _derive(app: Flask) -> None:
     """Fill settings whose defaults depend on others or on the instance folder."""
     config = app.config
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path) / "secret_key")
+    if isinstance(config["KEY_ENCRYPTION_KEYS_OLD"], str):  # one old key from the environment
+        config["KEY_ENCRYPTION_KEYS_OLD"] = [config["KEY_ENCRYPTION_KEYS_OLD"]]
     uri = config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{app.instance_path}/tessera.sqlite"
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_uri(uri)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(config))
@@ -214,6 +219,7 @@ def validate(config: Mapping[str, Any]) -> None:
     _validate_extra_resources(config["OAUTH_EXTRA_RESOURCES"])
     if len(str(config["SECRET_KEY"])) < 32:
         raise ConfigError("SECRET_KEY", "must be at least 32 characters")
+    _validate_key_encryption(config)
     uri = str(config["SQLALCHEMY_DATABASE_URI"])
     if not uri.startswith(SQLALCHEMY_SCHEMES):
         raise ConfigError("SQLALCHEMY_DATABASE_URI", "use sqlite:/// or postgresql+psycopg://")
@@ -240,6 +246,17 @@ def validate(config: Mapping[str, Any]) -> None:
     if config["REGISTRATION_MODE"] not in REGISTRATION_MODES:
         raise ConfigError("REGISTRATION_MODE", f"use one of {', '.join(REGISTRATION_MODES)}")
     _validate_dpop(config)
+
+
+def _validate_key_encryption(config: Mapping[str, Any]) -> None:
+    current = config["KEY_ENCRYPTION_KEY"]
+    if current is not None and (not isinstance(current, str) or len(current) < 32):
+        raise ConfigError("KEY_ENCRYPTION_KEY", "must be at least 32 characters (or unset)")
+    old = config["KEY_ENCRYPTION_KEYS_OLD"]
+    if not isinstance(old, list) or not all(isinstance(k, str) and len(k) >= 32 for k in old):
+        raise ConfigError(
+            "KEY_ENCRYPTION_KEYS_OLD", 'must be a list of keys of 32+ characters, e.g. ["..."]'
+        )
 
 
 def _validate_dpop(config: Mapping[str, Any]) -> None:

@@ -71,6 +71,9 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"DEVICE_POLL_INTERVAL": 600}, "DEVICE_POLL_INTERVAL"),
         ({"DEVICE_CODE_LIMIT_PER_IP": "20 per decade"}, "DEVICE_CODE_LIMIT_PER_IP"),
         ({"OUTBOUND_ALLOW_LOOPBACK": "yes"}, "OUTBOUND_ALLOW_LOOPBACK"),
+        ({"KEY_ENCRYPTION_KEY": "short"}, "KEY_ENCRYPTION_KEY"),
+        ({"KEY_ENCRYPTION_KEYS_OLD": ["short"]}, "KEY_ENCRYPTION_KEYS_OLD"),
+        ({"KEY_ENCRYPTION_KEYS_OLD": {"k": "x" * 40}}, "KEY_ENCRYPTION_KEYS_OLD"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(
@@ -103,6 +106,13 @@ def test_outbound_fetches_reach_loopback_by_default_only_for_a_loopback_http_iss
 ) -> None:
     """OF-03: a deployed server never fetches its own loopback unless told to."""
     assert create_app(settings).config["OUTBOUND_ALLOW_LOOPBACK"] is allowed
+
+
+def test_one_old_key_encryption_key_may_be_given_as_a_string(
+    instance_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_KEY_ENCRYPTION_KEYS_OLD", "old-" + "k" * 40)
+    assert create_app().config["KEY_ENCRYPTION_KEYS_OLD"] == ["old-" + "k" * 40]
 
 
 def test_cli_refuses_to_start_with_a_bad_setting(instance_path: Path) -> None:

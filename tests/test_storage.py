@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import text
 
+from app import create_app
 from app.extensions import db
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.helpers import csrf_token_from
@@ -69,3 +74,40 @@ class TestConcurrentWriters:
             server.stop()
         assert all(r == [303, 200, 303] for r in results), results
         assert "database is locked" not in server.log()
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_fresh_instance_keeps_its_database_and_photos_from_other_users(
+    instance_path: Path,
+) -> None:
+    """KS-01: SQLite file and WAL 0600, instance folder and photo store 0700, under umask 022."""
+    previous = os.umask(0o022)
+    try:
+        app = create_app({"TESTING": True})
+        with app.app_context():
+            db.session.execute(text("CREATE TABLE probe (x INTEGER)"))
+            db.session.commit()
+            database = Path(db.engine.url.database or "")
+            assert database.parent == instance_path
+            assert mode_of(database) == 0o600
+            assert mode_of(Path(f"{database}-wal")) == 0o600
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        os.umask(previous)
+    assert mode_of(instance_path) == 0o700
+    assert mode_of(instance_path / "photos") == 0o700
+
+
+def test_a_database_readable_by_others_is_logged_at_start(
+    instance_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    create_app({"TESTING": True})
+    database = instance_path / "tessera.sqlite"
+    database.chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        create_app({"TESTING": True})
+    assert f"{database} is readable by other users (mode 0644)" in caplog.text

@@ -7,8 +7,9 @@ from flask.cli import AppGroup
 
 from app.errors import ValidationError
 from app.services import keys
+from app.services.key_encryption import KeySealError
 
-keys_cli = AppGroup("keys", help="List, rotate and retire signing keys.")
+keys_cli = AppGroup("keys", help="List, rotate, retire and re-seal signing keys.")
 
 
 @keys_cli.command("list")
@@ -36,3 +37,24 @@ def retire_command(kid: str) -> None:
     except ValidationError as exc:
         raise click.ClickException(exc.description) from exc
     click.echo(f"retired {kid}")
+
+
+@keys_cli.command("rewrap")
+def rewrap_command() -> None:
+    """Seal every private key with KEY_ENCRYPTION_KEY (after a KEK change, or plaintext rows).
+
+    Keys sealed with an old KEK open with KEY_ENCRYPTION_KEYS_OLD; once this has run, that
+    setting can be removed.
+    """
+    try:
+        result = keys.rewrap()
+    except KeySealError as exc:
+        raise click.ClickException(str(exc)) from exc
+    plaintext = "1 was plaintext" if result.were_plaintext == 1 else (
+        f"{result.were_plaintext} were plaintext")  # fmt: skip
+    click.echo(
+        f"sealed {result.sealed} keys with key-encryption key {result.kek_id} "
+        f"({plaintext}, {result.already_current} already sealed with it)"
+    )
+    for kid in result.skipped:
+        click.echo(f"skipped retired key {kid}: no configured KEK opens it", err=True)

@@ -27,8 +27,10 @@ KINDS = (
     "device.denied",
     "key.rotated",
     "key.retired",
+    "key.rewrapped",
     "user.created",
     "user.disabled",
+    "user.password_changed",
     "user.admin_changed",
 )
 

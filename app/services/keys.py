@@ -3,13 +3,16 @@
 Keys live in the database so every worker and host signs and verifies with the same set.
 The first token signed creates the keys. ``rotate`` makes a new key active (new tokens use it)
 and keeps the old one as ``previous`` (tokens it signed stay valid); ``retire`` ends a key.
-Parsed keys are cached per process by ``kid``: a kid's key material never changes.
+Private parts are stored sealed (``key_encryption``); ``rewrap`` re-seals them with the
+current key-encryption key. Parsed keys are cached per app by ``kid`` (a kid's key material
+never changes), so a key is decrypted once per worker, not once per token.
 """
 
 from __future__ import annotations
 
 import base64
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -22,9 +25,9 @@ from app.models import SigningKey
 from app.models.signing_key import STATUS_ACTIVE, STATUS_PREVIOUS, STATUS_RETIRED
 from app.models.types import utcnow
 from app.services import audit
+from app.services.key_encryption import KeyRing, KeySealError, is_plaintext
 
 SUPPORTED_ALGS = ("ES256", "RS256")
-_parsed: dict[str, Key] = {}
 ACTIVE_KEY_CACHE_SECONDS = 30
 
 
@@ -39,16 +42,33 @@ def _generate(alg: str) -> SigningKey:
     kid = base64.urlsafe_b64decode(key.thumbprint() + "==").hex()[:40]
     public = key.as_dict(private=False) | {"kid": kid, "alg": alg, "use": "sig"}
     private = key.as_dict(private=True) | {"kid": kid, "alg": alg, "use": "sig"}
-    return SigningKey(
-        kid=kid, alg=alg, status=STATUS_ACTIVE, private_jwk=private, public_jwk=public
-    )
+    sealed = key_ring().seal(private, kid)
+    return SigningKey(kid=kid, alg=alg, status=STATUS_ACTIVE, private_jwk=sealed, public_jwk=public)
+
+
+def key_ring() -> KeyRing:
+    """KEY_ENCRYPTION_KEY (SECRET_KEY when unset) seals; KEY_ENCRYPTION_KEYS_OLD still open."""
+    ring: KeyRing | None = current_app.extensions.get("signing_key_ring")
+    if ring is None:
+        config = current_app.config
+        current = config["KEY_ENCRYPTION_KEY"] or config["SECRET_KEY"]
+        ring = KeyRing.from_secrets(current, config["KEY_ENCRYPTION_KEYS_OLD"])
+        current_app.extensions["signing_key_ring"] = ring
+    return ring
+
+
+def _parsed() -> dict[str, Key]:
+    cache: dict[str, Key] = current_app.extensions.setdefault("parsed_signing_keys", {})
+    return cache
 
 
 def _parse(row: SigningKey) -> Key:
-    key = _parsed.get(row.kid)
+    """The key of ``row``, decrypted and parsed on first use, then from the cache."""
+    cache = _parsed()
+    key = cache.get(row.kid)
     if key is None:
-        key = import_key(row.private_jwk)
-        _parsed[row.kid] = key
+        key = import_key(key_ring().open(row.private_jwk, row.kid))
+        cache[row.kid] = key
     return key
 
 
@@ -89,8 +109,9 @@ def verification_key(kid: str) -> Key | None:
     A cached key is returned without a query: whether it was retired since is checked by
     the caller (``tokens.check_access_token`` folds it into its one validation query).
     """
-    if kid in _parsed:
-        return _parsed[kid]
+    cached = _parsed().get(kid)
+    if cached is not None:
+        return cached
     row = db.session.get(SigningKey, kid) if 0 < len(kid) <= 64 else None
     if row is None or row.status == STATUS_RETIRED:
         return None
@@ -147,3 +168,65 @@ def retire(kid: str) -> SigningKey:
 
 def key_set(rows: list[SigningKey]) -> KeySet:
     return KeySet([_parse(row) for row in rows])
+
+
+@dataclass(frozen=True)
+class SealingReport:
+    plaintext: int  # rows written before sealing existed
+    old_kek: int  # rows sealed with a KEY_ENCRYPTION_KEYS_OLD entry
+
+
+def check_sealing() -> SealingReport:
+    """Open every key still in use once, so a wrong KEK fails the start, not a request.
+
+    Raises KeySealError naming the first key no configured KEK opens. Retired keys verify
+    nothing and are not opened; their plaintext still counts.
+    """
+    ring = key_ring()
+    plaintext = old = 0
+    for row in list_keys():
+        if is_plaintext(row.private_jwk):
+            plaintext += 1
+        elif row.status != STATUS_RETIRED:
+            ring.open(row.private_jwk, row.kid)
+            old += not ring.is_current(row.private_jwk)
+    return SealingReport(plaintext=plaintext, old_kek=old)
+
+
+@dataclass(frozen=True)
+class RewrapResult:
+    kek_id: str
+    sealed: int
+    were_plaintext: int
+    already_current: int
+    skipped: list[str]  # retired keys no configured KEK opens (they verify nothing)
+
+
+def rewrap() -> RewrapResult:
+    """Seal every key with the current KEK: plaintext rows and rows sealed with an old KEK.
+
+    Raises KeySealError, changing nothing, if a key in use cannot be opened.
+    """
+    ring = key_ring()
+    sealed = plaintext = current = 0
+    skipped = []
+    for row in list_keys():
+        if ring.is_current(row.private_jwk):
+            current += 1
+            continue
+        try:
+            private = ring.open(row.private_jwk, row.kid)
+        except KeySealError:
+            if row.status != STATUS_RETIRED:
+                db.session.rollback()
+                raise
+            skipped.append(row.kid)
+            continue
+        plaintext += is_plaintext(row.private_jwk)
+        row.private_jwk = ring.seal(private, row.kid)
+        sealed += 1
+    if sealed:
+        audit.record("key.rewrapped", detail=f"{sealed} keys sealed with KEK {ring.current.id}, "
+                     f"{plaintext} of them were plaintext")  # fmt: skip
+    db.session.commit()
+    return RewrapResult(ring.current.id, sealed, plaintext, current, skipped)

@@ -134,10 +134,17 @@ def _sign_in_failed(user_id: int | None, reason: str) -> None:
 
 
 def set_password(username: str, password: str) -> User:
-    """Replace a password and end every sign-in of that user."""
+    """Replace a password, end every sign-in of that user and revoke every grant they made.
+
+    A new password usually means the old one leaked: whoever had it may have approved a
+    client of their own, so its refresh and access tokens (checked against the grant on
+    every call) stop working too. The user's own apps ask for consent again.
+    """
     user = get_user(username)
     user.password_hash = hash_password(validate_password(password))
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    grants.revoke_user_grants(user.id, "password_changed")
+    audit.record("user.password_changed", user_id=user.id)
     db.session.commit()
     return user
 
