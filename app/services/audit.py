@@ -30,6 +30,7 @@ KINDS = (
     "user.created",
     "user.disabled",
     "user.admin_changed",
+    "user.quota_changed",
 )
 
 
