@@ -308,7 +308,7 @@ def test_a_token_for_the_extra_resource_is_not_one_for_the_photo_api(
 
     print_api = clients.create(
         client_name="Print API", grant_types=["client_credentials"], scope="photos.read",
-        resource_server=True,
+        resource_server=True, resource_audiences=[PRINT_API],
     )  # fmt: skip
     introspected = requests.post(
         f"{base}/introspect", data={"token": tokens["access_token"]},
