@@ -93,8 +93,16 @@ def test_the_photo_rows_size_is_the_upright_size(bob_api: PhotoApi) -> None:
     assert (response.json["width"], response.json["height"]) == (20, 40)
 
 
-def test_a_gif_comment_is_dropped(bob_api: PhotoApi) -> None:
+@pytest.mark.parametrize("frames", [1, 3])
+def test_a_gif_comment_is_dropped_and_the_animation_kept(bob_api: PhotoApi, frames: int) -> None:
+    images = [Image.new("P", (16, 16), n % 2) for n in range(frames)]
+    for image in images:
+        image.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
     out = io.BytesIO()
-    Image.new("P", (16, 16), 1).save(out, format="GIF", comment=b"comment-secret")
+    images[0].save(
+        out, format="GIF", save_all=True, append_images=images[1:], comment=b"comment-secret"
+    )
     assert b"comment-secret" in out.getvalue()
-    assert b"comment-secret" not in stored(bob_api, out.getvalue(), "GIF")
+    data = stored(bob_api, out.getvalue(), "GIF")
+    assert b"comment-secret" not in data
+    assert getattr(Image.open(io.BytesIO(data)), "n_frames", 1) == frames
