@@ -34,7 +34,12 @@ GRANTED = re.compile(r'name="granted_scope" value="([^"]+)"')
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    return app_config | {"REGISTRATION_MODE": "open", "DEVICE_POLL_INTERVAL": 1}
+    # The extra API is known to the test app too: the Print API client is registered there.
+    return app_config | {
+        "REGISTRATION_MODE": "open",
+        "DEVICE_POLL_INTERVAL": 1,
+        "OAUTH_EXTRA_RESOURCES": [PRINT_API],
+    }
 
 
 @pytest.fixture
