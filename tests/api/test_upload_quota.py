@@ -4,18 +4,20 @@ API-05, pen-test case 7): a refused upload answers with the numbers and stores n
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app.services import quotas
 from tests.account.test_my_photos import upload as page_upload
 from tests.api.conftest import PhotoApi, image_bytes, token_for
-from tests.helpers import AuthActions
+from tests.helpers import AuthActions, skip_or_fail
 from tests.oauth.helpers import ClientFactory, OAuthActions
 from tests.oauth_fixtures import ALL_SCOPES
 
@@ -186,3 +188,27 @@ def test_format_bytes() -> None:
     assert quotas.format_bytes(1 << 30) == "1 GiB"
     assert quotas.format_bytes(12_300_000) == "12.3 MB"
     assert quotas.format_bytes(0) == "0 bytes"
+
+
+@pytest.mark.redis
+class TestUploadRateInRedis:
+    """With RATELIMIT_STORAGE_URI on Redis, every worker and host spends one budget."""
+
+    @pytest.fixture
+    def app_config(self, app_config: dict[str, Any]) -> dict[str, Any]:
+        redis_url = os.environ.get("TEST_REDIS_URL")
+        if not redis_url:
+            skip_or_fail("Redis rate-limit tests need TEST_REDIS_URL")
+        redis.Redis.from_url(redis_url).flushdb()
+        return app_config | {
+            "RATELIMIT_STORAGE_URI": redis_url,
+            "PHOTO_UPLOAD_LIMIT_PER_CLIENT": "1 per hour",
+        }
+
+    def test_the_upload_count_lives_in_redis(
+        self, app_config: dict[str, Any], bob_api: PhotoApi
+    ) -> None:
+        assert bob_api.upload(PICTURE).status_code == 201
+        assert bob_api.upload(PICTURE).status_code == 429
+        keys = redis.Redis.from_url(app_config["RATELIMIT_STORAGE_URI"]).keys("*photo-upload*")
+        assert keys, "the count is not in Redis"
