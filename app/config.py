@@ -75,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
     "PHOTO_MAX_BYTES": 10 * 1024 * 1024,  # largest accepted upload
     "PHOTO_MAX_PIXELS": 40_000_000,  # decompression-bomb guard (width x height)
     "PHOTO_STRIP_GPS": True,  # remove EXIF location from stored photos
+    "PHOTO_STORAGE_QUOTA": 1 << 30,  # bytes of photos per user (admins may override per user)
+    "PHOTO_UPLOAD_LIMIT_PER_CLIENT": "60 per hour",  # API uploads per client_id of the token
+    "PHOTO_UPLOAD_LIMIT_PER_USER": "60 per hour",  # "My photos" page uploads per user
     "MAX_FORM_PARTS": 50,  # multipart parts per request (werkzeug default is 1,000)
     # API usage counts ("My apps"): summed per worker, written every N seconds (0: each call)
     "USAGE_FLUSH_SECONDS": 10,
@@ -92,7 +95,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 LOOPBACK_HOSTS = {"localhost"}
-NON_NEGATIVE_INTEGERS = ("PROXY_FIX_X_FOR", "USAGE_FLUSH_SECONDS")
+NON_NEGATIVE_INTEGERS = ("PROXY_FIX_X_FOR", "USAGE_FLUSH_SECONDS", "PHOTO_STORAGE_QUOTA")
 POSITIVE_INTEGERS = (
     "LOGIN_SESSION_LIFETIME",
     "PASSWORD_MIN_LENGTH",
@@ -121,6 +124,8 @@ RATE_LIMITS = (
     "CLIENT_AUTH_FAILURE_LIMIT_PER_IP",
     "REGISTRATION_LIMIT_PER_IP",
     "DEVICE_CODE_LIMIT_PER_IP",
+    "PHOTO_UPLOAD_LIMIT_PER_CLIENT",
+    "PHOTO_UPLOAD_LIMIT_PER_USER",
 )
 REGISTRATION_MODES = ("off", "token", "open")
 

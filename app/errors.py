@@ -94,6 +94,10 @@ class TesseraError(Exception):
         """Extra response headers (a challenge, Retry-After)."""
         return {"Retry-After": str(SERVICE_UNAVAILABLE_RETRY_AFTER)} if self.status == 503 else {}
 
+    def details(self) -> Mapping[str, int | str]:
+        """Extra members of the JSON error body (a quota's numbers)."""
+        return {}
+
 
 class ValidationError(TesseraError):
     """Input that breaks a rule; the description says which."""
@@ -123,11 +127,16 @@ def wants_json() -> bool:
 
 
 def error_response(
-    status: int, error: str, description: str, headers: Mapping[str, str | list[str]] | None = None
+    status: int,
+    error: str,
+    description: str,
+    headers: Mapping[str, str | list[str]] | None = None,
+    details: Mapping[str, int | str] | None = None,
 ) -> Response:
     """Render one error in the shape the caller expects (JSON or HTML)."""
     if wants_json():
-        response = jsonify(error=error, error_description=safe_error_description(description))
+        body = {**(details or {}), "error": error}
+        response = jsonify(body | {"error_description": safe_error_description(description)})
     else:
         title = FRIENDLY_TITLES.get(status, "Something went wrong")
         html = render_template("errors/error.html", status=status, title=title, message=description)
@@ -150,7 +159,7 @@ def _handle_http_exception(exc: HTTPException) -> Response:
 
 
 def _handle_tessera_error(exc: TesseraError) -> Response:
-    return error_response(exc.status, exc.error, exc.description, exc.headers())
+    return error_response(exc.status, exc.error, exc.description, exc.headers(), exc.details())
 
 
 def _handle_database_down(exc: OperationalError) -> Response:

@@ -11,7 +11,8 @@ from flask_login import current_user, login_required
 from app.account.forms import RenamePhotoForm, UploadPhotoForm
 from app.errors import TesseraError
 from app.models import Photo
-from app.services import images, photos
+from app.services import images, photos, quotas
+from app.upload_limits import hit as count_upload
 
 bp = Blueprint("my_photos", __name__, url_prefix="/account")
 PAGE_SIZE = 100
@@ -28,12 +29,15 @@ def _page(
     upload: UploadPhotoForm | None = None, error: str | None = None, status: int = 200
 ) -> ResponseReturnValue:
     page = photos.list_for_owner(current_user.id, PAGE_SIZE)
+    usage = quotas.usage(current_user.id)
     html = render_template(
         "account/photos.html",
         photos=page.photos,
         upload=upload or UploadPhotoForm(),
         rename=RenamePhotoForm,
         error=error,
+        used=quotas.format_bytes(usage.used),
+        quota=quotas.format_bytes(usage.quota),
     )
     return html, status
 
@@ -53,7 +57,14 @@ def upload() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(form, "Choose a photo to upload.", 400)
     try:
+        count_upload("PHOTO_UPLOAD_LIMIT_PER_USER", "photo-upload-user", str(current_user.id))
         photos.store_upload(current_user.id, form.photo.data.read(), form.title.data or "")
+    except quotas.QuotaExceeded as exc:
+        message = (
+            f"This photo ({exc.size:,} bytes) does not fit your storage quota: "
+            f"{exc.used:,} of {exc.quota:,} bytes are used."
+        )
+        return _page(form, message, exc.status)
     except TesseraError as exc:
         return _page(form, exc.description, exc.status)
     return redirect("/account/photos", code=303)

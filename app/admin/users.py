@@ -13,7 +13,7 @@ from flask_login import current_user
 from app.admin.access import admin_required
 from app.admin.forms import UserForm
 from app.errors import ValidationError
-from app.services import users
+from app.services import quotas, users
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin")
 
@@ -23,7 +23,11 @@ def _page(
 ) -> ResponseReturnValue:
     """The users page: the list and the "Create user" form."""
     html = render_template(
-        "admin/users.html", users=users.list_users(), form=form or UserForm(), error=error
+        "admin/users.html",
+        users=users.list_users(),
+        form=form or UserForm(),
+        error=error,
+        default_quota=quotas.default_quota(),
     )
     return html, status
 
@@ -76,3 +80,17 @@ def disable(username: str) -> ResponseReturnValue:
     except ValidationError as exc:
         return _page(error=exc.description, status=400)
     return _done(f"Disabled {user.username}; their sign-ins and tokens have ended.")
+
+
+@bp.post("/users/<username>/quota")
+@admin_required
+def set_quota(username: str) -> ResponseReturnValue:
+    """Set a user's photo storage quota in bytes; blank follows PHOTO_STORAGE_QUOTA."""
+    try:
+        user = users.get_user(username)
+        quota = quotas.parse_quota(request.form.get("storage_quota_bytes", ""))
+        quotas.set_quota(user, quota, actor_id=current_user.id)
+    except ValidationError as exc:
+        return _page(error=exc.description, status=400)
+    shown = quotas.format_bytes(quotas.quota_of(user))
+    return _done(f"{user.username} may now store {shown} of photos.")

@@ -49,7 +49,15 @@ def _responses(operation: Operation) -> dict[str, Any]:
     if "photo_id" in operation.path:
         errors["404"] = _error("No such photo (or not yours)")
     if operation.name == "uploadPhoto":
-        errors["413"] = _error("Too many bytes or pixels")
+        errors["413"] = _error(
+            "Too many bytes or pixels (request_too_large), or the stored image would take the"
+            " user past their storage quota (quota_exceeded, with used_bytes, quota_bytes and"
+            " upload_bytes); nothing is stored"
+        )
+        errors["429"] = _error(
+            "More uploads than PHOTO_UPLOAD_LIMIT_PER_CLIENT allows for the token's client;"
+            " Retry-After says when to try again"
+        )
         errors["415"] = _error("Not a JPEG, PNG, WebP or GIF image")
     if operation.name == "updatePhoto":
         errors["415"] = _error("The body is not JSON")

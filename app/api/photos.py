@@ -20,6 +20,7 @@ from app.errors import TesseraError, ValidationError
 from app.extensions import csrf
 from app.models import Photo
 from app.services import photos
+from app.upload_limits import hit as count_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 LIST_QUERY = ListQuerySchema()  # marshmallow schemas hold no per-call state; build once
@@ -98,7 +99,12 @@ def list_photos(caller: Caller) -> ResponseReturnValue:
 @bp.post("/photos")
 @api_operation(ops.UPLOAD)
 def upload_photo(caller: Caller) -> ResponseReturnValue:
-    """Upload an image in the multipart field ``file`` (optional ``title``, ``description``)."""
+    """Upload an image in the multipart field ``file`` (optional ``title``, ``description``).
+
+    413 ``quota_exceeded`` (with used_bytes, quota_bytes, upload_bytes) when it does not fit
+    the user's storage quota; 429 past PHOTO_UPLOAD_LIMIT_PER_CLIENT for the token's client.
+    """
+    count_upload("PHOTO_UPLOAD_LIMIT_PER_CLIENT", "photo-upload-client", caller.client_id)
     limit = int(current_app.config["PHOTO_MAX_BYTES"])  # the body limit is raised in create_app
     if request.mimetype != "multipart/form-data":
         raise TesseraError(

@@ -68,6 +68,10 @@ class UploadFormSchema(Schema):
 class ErrorSchema(Schema):
     error = fields.String(required=True)
     error_description = fields.String(required=True)
+    # Only on 413 quota_exceeded: the user's stored bytes, their quota, this upload's size.
+    used_bytes = fields.Integer(metadata={"description": "quota_exceeded: bytes stored now"})
+    quota_bytes = fields.Integer(metadata={"description": "quota_exceeded: the user's quota"})
+    upload_bytes = fields.Integer(metadata={"description": "quota_exceeded: this upload's size"})
 
 
 def first_error(messages: Any) -> str:

@@ -53,11 +53,24 @@ def _load_jwks(path: str | None) -> dict[str, Any] | None:
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
 @click.option("--logo-uri")
 @click.option("--client-uri")
-@click.option("--resource-server", is_flag=True, help="May introspect any token.")
+@click.option(
+    "--resource-server", is_flag=True, help="May introspect access tokens for its audiences."
+)
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    help="With --resource-server: an audience it serves (repeatable; default the photo API).",
+)
 @click.option("--require-par", is_flag=True, help="Must use pushed authorization requests.")
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry; output is JSON.")
 def create_command(
-    as_json: bool, resource_server: bool, require_par: bool, jwks_file: str | None, **options: Any
+    as_json: bool,
+    resource_server: bool,
+    audiences: tuple[str, ...],
+    require_par: bool,
+    jwks_file: str | None,
+    **options: Any,
 ) -> None:
     """Register a client and print the RFC 7591 client information response (JSON).
 
@@ -80,7 +93,9 @@ def create_command(
     if jwks is not None:
         metadata["jwks"] = jwks
     try:
-        registration = clients.register_client(metadata, resource_server=resource_server)
+        registration = clients.register_client(
+            metadata, resource_server=resource_server, resource_audiences=audiences
+        )
     except ValidationError as exc:
         raise _fail(exc) from exc
     click.echo(json.dumps(registration.information_response(), indent=2))

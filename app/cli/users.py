@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from app.errors import ValidationError
 from app.models import User
-from app.services import users
+from app.services import quotas, users
 
 users_cli = AppGroup("users", help="Manage the people who sign in.")
 
@@ -86,3 +86,17 @@ def disable_command(username: str) -> None:
     except ValidationError as exc:
         raise _fail(exc) from exc
     click.echo(f"disabled {user.username}")
+
+
+@users_cli.command("set-quota")
+@click.argument("username")
+@click.argument("quota")
+def set_quota_command(username: str, quota: str) -> None:
+    """Set how many bytes of photos a user may store ("default": PHOTO_STORAGE_QUOTA)."""
+    try:
+        user = users.get_user(username)
+        quotas.set_quota(user, quotas.parse_quota(quota))
+    except ValidationError as exc:
+        raise _fail(exc) from exc
+    shown = quotas.format_bytes(quotas.quota_of(user))
+    click.echo(f"storage quota of {user.username}: {shown} ({quotas.quota_of(user)} bytes)")

@@ -30,8 +30,10 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
     client_name: Mapped[str] = mapped_column(String(200))
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
     client_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # A resource server may introspect any token, not only its own.
+    # A resource server may introspect the access tokens of its audiences, not only its own
+    # tokens (RFC 7662 §4); None = the photo API's audience (OAUTH_RESOURCE_AUDIENCE).
     is_resource_server: Mapped[bool] = mapped_column(Boolean, default=False)
+    resource_audiences: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # After a rotation with a grace period, the old secret works until this moment, so a

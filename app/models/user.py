@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import BigInteger, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Base
@@ -22,6 +22,8 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bytes of photos this user may store; None = the PHOTO_STORAGE_QUOTA setting.
+    storage_quota_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
     def __repr__(self) -> str:
         return f"<User {self.username!r}>"

@@ -12,7 +12,7 @@ from flask import current_app
 from app.extensions import db
 from app.models import Client, Grant, RefreshToken
 from app.models.types import utcnow
-from app.services import grants, tokens
+from app.services import grants, resources, tokens
 from app.services.tokens import InvalidToken
 
 TOKEN_TYPES = ("access_token", "refresh_token")
@@ -90,8 +90,10 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    """RFC 7662. A client introspects its own tokens; a client flagged as a resource server
-    may introspect any. Whatever is not active answers exactly ``{"active": false}``."""
+    """RFC 7662. A client introspects its own tokens (access and refresh); a client flagged
+    as a resource server also the access tokens whose ``aud`` names an audience it serves
+    (§4: never another audience's token, never a refresh token). Whatever is not active, or
+    not the caller's to know about, answers exactly ``{"active": false}``."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
     SUPPORTED_TOKEN_TYPES = TOKEN_TYPES
@@ -100,7 +102,11 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return find_token(token_string, token_type_hint, verified=True)
 
     def check_permission(self, token: FoundToken, client: Client, request: Any) -> bool:
-        return client.is_resource_server or token.check_client(client)
+        if token.check_client(client):
+            return True
+        return token.claims is not None and resources.may_learn_about(
+            client, token.claims.get("aud")
+        )
 
     def create_introspection_payload(self, token: FoundToken | None) -> dict[str, Any]:
         if token is None:

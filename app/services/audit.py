@@ -32,6 +32,7 @@ KINDS = (
     "user.disabled",
     "user.password_changed",
     "user.admin_changed",
+    "user.quota_changed",
 )
 
 

@@ -4,7 +4,7 @@ come through ``register_client``."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import Client
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit
+from app.services import audit, resources
 from app.services.client_metadata import (
     SECRET_AUTH_METHODS,
     ClientMetadataError,
@@ -56,15 +56,20 @@ def register_client(
     metadata: Mapping[str, Any],
     *,
     resource_server: bool = False,
+    resource_audiences: Sequence[str] = (),
     actor_id: int | None = None,
     registration_access_token: bool = False,
 ) -> Registration:
     """Validate RFC 7591 metadata and store a new client; nothing is stored on error.
 
-    ``resource_server`` lets the client introspect every token (a trusted API), not only its own.
+    ``resource_server`` lets the client introspect the access tokens of ``resource_audiences``
+    (known resources; none named: the photo API's), not only its own tokens.
     ``registration_access_token`` gives the client an RFC 7592 token to manage itself with.
     """
     clean = validate_metadata(metadata)
+    if resource_audiences and not resource_server:
+        raise ValidationError("audiences are for resource servers only")
+    audiences = resources.check_resources(resource_audiences)
     secret = new_token() if clean["token_endpoint_auth_method"] in SECRET_AUTH_METHODS else None
     management_token = new_token() if registration_access_token else None
     client = Client(
@@ -74,6 +79,7 @@ def register_client(
         token_endpoint_auth_method=clean["token_endpoint_auth_method"],
         client_metadata=clean,
         is_resource_server=resource_server,
+        resource_audiences=audiences or None,
         created_at=utcnow(),
         registration_token_hash=hash_token(management_token) if management_token else None,
     )

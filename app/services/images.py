@@ -2,7 +2,13 @@
 
 The file name and the client's Content-Type are never trusted. Only JPEG, PNG, WebP and GIF
 that decode within the pixel limit are accepted; the stored bytes are Pillow's re-encoding, so
-whatever else the upload carried (a polyglot's HTML, trailing data, GPS metadata) is gone.
+whatever else the upload carried (a polyglot's HTML, trailing data) is gone.
+
+Metadata: only the ICC colour profile is kept. An EXIF orientation is applied to the pixels
+(``ImageOps.exif_transpose``) and then not stored; EXIF (camera make, serial numbers, GPS),
+JPEG/GIF comments, XMP and PNG text chunks are dropped. Pillow writes whatever is in
+``image.info`` by default, so the info is reduced to what is kept before saving.
+``strip_gps=False`` (PHOTO_STRIP_GPS) keeps the EXIF block itself, minus the orientation.
 """
 
 from __future__ import annotations
@@ -10,12 +16,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import TesseraError
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
-GPS_IFD_TAG = 0x8825
+ORIENTATION_TAG = 0x0112
+# image.info entries that are picture, not metadata: colour, transparency, animation timing.
+KEPT_INFO = ("icc_profile", "transparency", "duration", "loop", "background", "disposal")
 
 
 class UnsupportedImage(TesseraError):
@@ -47,30 +55,38 @@ def clean_image(raw: bytes, *, max_pixels: int, strip_gps: bool = True) -> Clean
             if image.width * image.height * frames > max_pixels:
                 raise ImageTooLarge(f"Images may have at most {max_pixels} pixels (all frames).")
             image.load()
-            data = _reencode(image, strip_gps)
-            return CleanImage(data, FORMATS[image.format], image.width, image.height)
+            data, size = _reencode(image, keep_exif=not strip_gps)
+            return CleanImage(data, FORMATS[image.format], *size)
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"Images may have at most {max_pixels} pixels.") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise UnsupportedImage("The file is not a JPEG, PNG, WebP or GIF image.") from exc
 
 
-def _reencode(image: Image.Image, strip_gps: bool) -> bytes:
+def _reencode(image: Image.Image, keep_exif: bool) -> tuple[bytes, tuple[int, int]]:
+    """The clean encoding and its (upright) size."""
     out = io.BytesIO()
     fmt = image.format or "PNG"
     exif = image.getexif()
-    if strip_gps and GPS_IFD_TAG in exif:
-        del exif[GPS_IFD_TAG]
+    picture = image
+    if not getattr(image, "is_animated", False):
+        # Rotates the pixels by the EXIF orientation and removes the tag from ``exif``.
+        picture = ImageOps.exif_transpose(image) or image
+        exif = picture.getexif()
+    picture.info = {key: image.info[key] for key in KEPT_INFO if key in image.info}
     options: dict[str, object] = {}
-    if fmt in ("JPEG", "WEBP") and exif:
+    if keep_exif and fmt in ("JPEG", "WEBP") and exif:
+        exif.pop(ORIENTATION_TAG, None)
         options["exif"] = exif.tobytes()
     if fmt == "JPEG":
         options |= {"quality": 92, "optimize": True}
-        image = image.convert("RGB") if image.mode not in ("RGB", "L", "CMYK") else image
+        picture = picture.convert("RGB") if picture.mode not in ("RGB", "L", "CMYK") else picture
     if fmt == "GIF" and getattr(image, "is_animated", False):
         options["save_all"] = True
-    image.save(out, format=fmt, **options)
-    return out.getvalue()
+    if "icc_profile" in image.info:
+        options["icc_profile"] = image.info["icc_profile"]
+    picture.save(out, format=fmt, **options)
+    return out.getvalue(), picture.size
 
 
 def thumbnail(raw: bytes, size: int = 320) -> bytes:

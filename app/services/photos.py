@@ -27,6 +27,7 @@ from app.extensions import db
 from app.models import Photo
 from app.models.types import utcnow
 from app.security import new_token
+from app.services import quotas
 from app.services.images import clean_image
 
 TITLE_MAX = 200
@@ -63,7 +64,11 @@ def file_path(photo_id: str) -> Path:
 
 
 def store_upload(owner_id: int, raw: bytes, title: str = "", description: str = "") -> Photo:
-    """Verify, clean and store an uploaded image for ``owner_id``."""
+    """Verify, clean and store an uploaded image for ``owner_id``, within their quota.
+
+    The quota is checked on the cleaned bytes (what is stored), in the transaction that
+    inserts the row and before the file is written: a refused upload leaves no row, no file.
+    """
     _check_text(title, description)
     config = current_app.config
     image = clean_image(
@@ -82,8 +87,9 @@ def store_upload(owner_id: int, raw: bytes, title: str = "", description: str = 
         created_at=utcnow(),
     )
     path = file_path(photo.id)
-    _write_atomically(path, image.data)
     try:
+        quotas.reserve(owner_id, photo.bytes)
+        _write_atomically(path, image.data)
         db.session.add(photo)
         db.session.commit()
     except BaseException:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from flask import current_app
 
 from app.errors import ValidationError
-from app.models import Grant
+from app.models import Client, Grant
 
 INVALID_TARGET = "invalid_target"
 # RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ":".
@@ -72,3 +72,16 @@ def token_audience(requested: Sequence[str], grant: Grant | None) -> Audience | 
 
 def _invalid_target(description: str) -> ValidationError:
     return ValidationError(description, error=INVALID_TARGET)
+
+
+def served_audiences(client: Client) -> list[str]:
+    """The audiences a resource-server client serves (none for other clients)."""
+    if not client.is_resource_server:
+        return []
+    return list(client.resource_audiences or [default_resource()])
+
+
+def may_learn_about(client: Client, audience: Audience | None) -> bool:
+    """RFC 7662 §4: a resource server learns only about tokens meant for it."""
+    targets = [audience] if isinstance(audience, str) else list(audience or [])
+    return bool(set(served_audiences(client)) & set(targets))

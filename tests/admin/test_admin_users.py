@@ -189,3 +189,30 @@ def test_unknown_user_is_refused(admin: AdminConsole) -> None:
     response = admin.post("/admin/users/nobody/disable")
     assert response.status_code == 400
     assert alert(response.get_data(as_text=True)) == "no user named 'nobody'"
+
+
+# -- storage quota (SECURITY.md API-05) ----------------------------------------------------
+
+
+def test_admin_sets_and_clears_a_users_storage_quota(
+    app: Flask, admin: AdminConsole, bob: Any
+) -> None:
+    response = admin.post("/admin/users/bob/quota", {"storage_quota_bytes": "5000000"})
+    assert response.status_code == 303
+    assert "bob may now store 5.0 MB of photos." in admin.get("/admin/users").get_data(as_text=True)
+    bob_now = user_named(app, "bob")
+    assert bob_now is not None and bob_now.storage_quota_bytes == 5_000_000
+    assert admin.post("/admin/users/bob/quota", {"storage_quota_bytes": ""}).status_code == 303
+    bob_now = user_named(app, "bob")
+    assert bob_now is not None and bob_now.storage_quota_bytes is None
+
+
+@pytest.mark.parametrize("value", ["-5", "five", "1.5", "9" * 30])
+def test_a_nonsense_quota_is_refused_and_nothing_changes(
+    app: Flask, admin: AdminConsole, bob: Any, value: str
+) -> None:
+    response = admin.post("/admin/users/bob/quota", {"storage_quota_bytes": value})
+    assert response.status_code == 400
+    assert "storage quota: a number of bytes" in alert(response.get_data(as_text=True))
+    bob_now = user_named(app, "bob")
+    assert bob_now is not None and bob_now.storage_quota_bytes is None

@@ -65,7 +65,8 @@ INJECTED_HEADER = "X-Injected"  # the header CR/LF payloads in the corpus try to
 
 THROTTLES = ("LOGIN_LIMIT_PER_ACCOUNT", "LOGIN_LIMIT_PER_IP", "OAUTH_LIMIT_PER_CLIENT",
              "OAUTH_LIMIT_PER_IP", "CLIENT_AUTH_FAILURE_LIMIT",
-             "CLIENT_AUTH_FAILURE_LIMIT_PER_IP")  # fmt: skip
+             "CLIENT_AUTH_FAILURE_LIMIT_PER_IP", "PHOTO_UPLOAD_LIMIT_PER_CLIENT",
+             "PHOTO_UPLOAD_LIMIT_PER_USER")  # fmt: skip
 
 
 @pytest.fixture

@@ -64,8 +64,11 @@ class ClientFactory:
             metadata.setdefault("token_endpoint_auth_method", "private_key_jwt")
             metadata.setdefault("jwks", {"keys": [private_key.as_dict(private=False)]})
         resource_server = metadata.pop("resource_server", False)
+        audiences = metadata.pop("resource_audiences", ())
         with self.app.app_context():
-            registration = client_service.register_client(metadata, resource_server=resource_server)
+            registration = client_service.register_client(
+                metadata, resource_server=resource_server, resource_audiences=audiences
+            )
             info = registration.information_response()
         return RegisteredClient(info["client_id"], info.get("client_secret"), info, private_key)
 

@@ -253,3 +253,28 @@ def test_flask_clients_create_in_a_subprocess_registers_a_working_client(
         "/token", data=form, headers=basic(info["client_id"], info["client_secret"])
     )
     assert response.status_code == 200, response.get_data(as_text=True)
+
+
+# -- IN-01: a resource server's audiences --------------------------------------------------------
+@pytest.mark.limits(OAUTH_EXTRA_RESOURCES=["https://print.example/api"])
+def test_create_a_resource_server_for_an_audience(app: Flask) -> None:
+    from app.extensions import db
+    from app.models import Client
+
+    info = create(
+        app, "--name", "Print API", "--grant-types", "client_credentials", "--resource-server",
+        "--audience", "https://print.example/api",
+    )  # fmt: skip
+    with app.app_context():
+        client = db.session.get(Client, info["client_id"])
+        assert client is not None and client.resource_audiences == ["https://print.example/api"]
+    unknown = cli(
+        app, "clients", "create", "--name", "Rogue", "--grant-types", "client_credentials",
+        "--resource-server", "--audience", "https://elsewhere.example/",
+    )  # fmt: skip
+    assert unknown.exit_code != 0 and "unknown resource" in unknown.output
+    without_flag = cli(
+        app, "clients", "create", "--name", "Rogue", "--grant-types", "client_credentials",
+        "--audience", "https://print.example/api",
+    )  # fmt: skip
+    assert without_flag.exit_code != 0 and "resource servers only" in without_flag.output

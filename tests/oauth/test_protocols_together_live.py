@@ -34,7 +34,12 @@ GRANTED = re.compile(r'name="granted_scope" value="([^"]+)"')
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    return app_config | {"REGISTRATION_MODE": "open", "DEVICE_POLL_INTERVAL": 1}
+    # The extra API is known to the test app too: the Print API client is registered there.
+    return app_config | {
+        "REGISTRATION_MODE": "open",
+        "DEVICE_POLL_INTERVAL": 1,
+        "OAUTH_EXTRA_RESOURCES": [PRINT_API],
+    }
 
 
 @pytest.fixture
@@ -308,7 +313,7 @@ def test_a_token_for_the_extra_resource_is_not_one_for_the_photo_api(
 
     print_api = clients.create(
         client_name="Print API", grant_types=["client_credentials"], scope="photos.read",
-        resource_server=True,
+        resource_server=True, resource_audiences=[PRINT_API],
     )  # fmt: skip
     introspected = requests.post(
         f"{base}/introspect", data={"token": tokens["access_token"]},

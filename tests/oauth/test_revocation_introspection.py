@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from app.errors import ValidationError
 from app.services import tokens as token_service
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
+from tests.oauth.test_resource_indicators import tokens_for
 from tests.oauth_fixtures import ALL_SCOPES
 
 OFFLINE_SCOPE = "openid offline_access photos.read"
@@ -282,19 +284,85 @@ def test_another_clients_token_introspects_as_exactly_inactive(
         assert introspection(oauth, stranger, tokens[kind]) == INACTIVE
 
 
-@pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
-def test_a_resource_server_may_introspect_any_clients_token(
+def test_a_resource_server_may_introspect_another_clients_access_token_for_its_audience(
     oauth: OAuthActions,
     conf: RegisteredClient,
     api: RegisteredClient,
     tokens: dict[str, Any],
     bob: Any,
-    kind: str,
 ) -> None:
-    payload = introspection(oauth, api, tokens[kind])
+    payload = introspection(oauth, api, tokens["access_token"])
     assert payload["active"] is True
     assert payload["client_id"] == conf.client_id
     assert payload["sub"] == str(bob.id)
+
+
+# -- IN-01: a resource server learns only about access tokens for its audience (RFC 7662 §4) --
+
+
+def test_a_resource_server_learns_nothing_about_another_clients_refresh_token(
+    oauth: OAuthActions, conf: RegisteredClient, api: RegisteredClient, tokens: dict[str, Any]
+) -> None:
+    assert introspection(oauth, api, tokens["refresh_token"]) == INACTIVE
+    assert introspection(oauth, conf, tokens["refresh_token"])["active"] is True  # the owner
+
+
+class TestAudiences:
+    PRINT_API = "https://print.example/api"
+
+    @pytest.fixture
+    def app_config(self, app_config: dict[str, Any]) -> dict[str, Any]:
+        return app_config | {"OAUTH_EXTRA_RESOURCES": [self.PRINT_API]}
+
+    @pytest.fixture
+    def print_api(self, clients: ClientFactory) -> RegisteredClient:
+        return clients.create(
+            client_name="Print API",
+            grant_types=["client_credentials"],
+            scope="photos.read",
+            resource_server=True,
+            resource_audiences=[self.PRINT_API],
+        )
+
+    def test_a_resource_server_learns_nothing_about_another_audiences_access_token(
+        self,
+        oauth: OAuthActions,
+        conf: RegisteredClient,
+        api: RegisteredClient,
+        print_api: RegisteredClient,
+        bob: Any,
+    ) -> None:
+        for_print = oauth.tokens_for(conf, scope=OFFLINE_SCOPE, resource=self.PRINT_API)
+        for_photos = oauth.tokens_for(conf, scope=OFFLINE_SCOPE)
+        assert introspection(oauth, api, for_print["access_token"]) == INACTIVE
+        assert introspection(oauth, print_api, for_photos["access_token"]) == INACTIVE
+        payload = introspection(oauth, print_api, for_print["access_token"])
+        assert payload["active"] is True and payload["aud"] == self.PRINT_API
+        assert introspection(oauth, print_api, for_print["refresh_token"]) == INACTIVE
+        assert introspection(oauth, conf, for_print["access_token"])["active"] is True
+
+    def test_a_token_for_both_audiences_is_known_to_both_resource_servers(
+        self,
+        app: Any,
+        oauth: OAuthActions,
+        conf: RegisteredClient,
+        api: RegisteredClient,
+        print_api: RegisteredClient,
+        bob: Any,
+    ) -> None:
+        both = [app.config["OAUTH_RESOURCE_AUDIENCE"], self.PRINT_API]
+        token = tokens_for(oauth, conf, scope=OFFLINE_SCOPE, resource=both)["access_token"]
+        assert introspection(oauth, api, token)["active"] is True
+        assert introspection(oauth, print_api, token)["active"] is True
+
+    def test_an_unknown_audience_is_refused_at_registration(self, clients: ClientFactory) -> None:
+        with pytest.raises(ValidationError):
+            clients.create(
+                client_name="Rogue API",
+                grant_types=["client_credentials"],
+                resource_server=True,
+                resource_audiences=["https://elsewhere.example/"],
+            )
 
 
 def test_an_expired_access_token_introspects_as_exactly_inactive(
