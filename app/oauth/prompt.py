@@ -58,7 +58,7 @@ def next_step(grant: Any, user_id: int | None, authenticated_at: datetime | None
     if (
         "consent" in prompts
         or not identity_assured(client, grant.redirect_uri)
-        or not consents.has_consent(user_id, client.client_id, grant.request.scope)
+        or not consents.has_consent(user_id, client, grant.request.scope)
     ):
         if silent:
             raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
