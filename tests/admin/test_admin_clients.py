@@ -146,6 +146,8 @@ def test_one_bad_redirect_uri_among_three_stores_nothing_and_keeps_the_input(
         ({"token_endpoint_auth_method": "magic"}, "token_endpoint_auth_method", "use one of"),
         ({"jwks_uri": "http://keys.test/jwks"}, "jwks_uri", "jwks_uri: must be an https URL"),
         ({"post_logout_redirect_uris": "ftp://x.test/"}, "post_logout_redirect_uris", "https"),
+        ({"client_name": "Photo\u202ePrint"}, "client_name", "client_name: must not contain"),
+        ({"redirect_uris": "https://app.test/\u200bcb"}, "redirect_uris", "must not contain"),
         (
             {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"},
             "grant_types",

@@ -530,6 +530,30 @@ def test_consent_page_lists_the_requested_scopes_and_the_redirect_host(
     assert sorted(ticked) == ["email", "photos.read"]
 
 
+@pytest.mark.parametrize(
+    ("redirect_uri", "shown", "hidden"),
+    [
+        ("https://bücher.test/cb", "xn--bcher-kva.test", "bücher"),
+        ("https://\u0430pple.test:8443/cb", "xn--pple-43d.test:8443", "\u0430pple"),  # Cyrillic a
+        ("https://PhotoPrint.test/cb", "photoprint.test", '"redirect-host">PhotoPrint'),
+    ],
+)
+def test_consent_page_shows_the_redirect_host_in_punycode(
+    oauth: OAuthActions, clients: ClientFactory, bob: Any, redirect_uri: str, shown: str,
+    hidden: str,
+) -> None:  # fmt: skip
+    """Pen-test case 8: a look-alike host is shown as the browser will resolve it."""
+    lookalike = clients.create(
+        client_name="Look-alike", redirect_uris=[redirect_uri], scope="openid"
+    )
+    oauth.sign_in()
+    response, _ = oauth.authorize(lookalike, scope="openid")
+    assert is_consent_page(response)
+    html = response.get_data(as_text=True)
+    assert f'<strong class="redirect-host">{shown}</strong>' in html
+    assert hidden not in html
+
+
 def test_unticking_an_optional_scope_narrows_the_token(
     oauth: OAuthActions, conf: RegisteredClient, bob: Any
 ) -> None:
