@@ -7,7 +7,7 @@ import hmac
 import re
 import secrets
 from functools import cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -66,11 +66,14 @@ def constant_time_equals(a: str, b: str) -> bool:
 
 
 def safe_next_path(target: str | None, default: str = "/") -> str:
-    """Return ``target`` if it is a same-site relative path, else ``default``.
+    """Return ``target`` as a same-site path without dot segments, else ``default``.
 
-    Browsers read ``\\`` as ``/`` and undo percent-encoding in surprising places, so the
-    check runs on a repeatedly decoded copy: ``//evil``, ``/\\evil``, ``%2F%2Fevil``,
-    ``https://evil`` and control characters all fall back to ``default``.
+    Browsers read ``\\`` as ``/``, drop tabs and newlines, undo percent-encoding in surprising
+    places and remove dot segments (``/.//evil`` is the path ``//evil``, which a later
+    redirect reads as a host), so the checks run on the target and on a repeatedly decoded
+    copy, each with its dot segments removed: ``//evil``, ``/\\evil``, ``%2F%2Fevil``,
+    ``/.//evil``, ``/%2e%2e//evil``, ``https://evil`` and control characters all fall back
+    to ``default``.
     """
     if not target or len(target) > 2048:
         return default
@@ -79,13 +82,31 @@ def safe_next_path(target: str | None, default: str = "/") -> str:
         decoded = unquote(decoded)
     if any(ch == "\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in decoded):
         return default
-    if not decoded.startswith("/") or decoded.startswith("//"):
-        return default
     for candidate in (target, decoded):
-        parts = urlsplit(candidate)
-        if parts.scheme or parts.netloc:
+        if candidate.startswith("//"):  # urlsplit would read "///evil" as an empty host
             return default
-    return target
+        parts = urlsplit(candidate)
+        path = remove_dot_segments(parts.path)
+        if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
+            return default
+    parts = urlsplit(target)
+    return urlunsplit(("", "", remove_dot_segments(parts.path), parts.query, parts.fragment))
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4, with ``%2e`` read as ``.`` as browsers do (WHATWG URL)."""
+    segments = path.split("/")
+    kept: list[str] = []
+    for index, segment in enumerate(segments):
+        dots = segment.lower().replace("%2e", ".")
+        if dots in (".", ".."):
+            if dots == ".." and len(kept) > 1:
+                kept.pop()
+            if index == len(segments) - 1:
+                kept.append("")  # "/a/." is "/a/"
+            continue
+        kept.append(segment)
+    return "/".join(kept)
 
 
 def redirect_uri_matches(registered: str, requested: str) -> bool:

@@ -73,6 +73,63 @@ def test_next_cannot_leave_the_site(auth: AuthActions, bob: object, next_path: s
     assert response.headers["Location"] == "/"
 
 
+DOT_SEGMENT_ESCAPES = [
+    "/.//evil.test",
+    "/..//evil.test",
+    "/./..//evil.test",
+    "/a/..//evil.test",
+    "/a/b/../..//evil.test",
+    "/.///evil.test",
+    "/%2e//evil.test",
+    "/%2E%2E//evil.test",
+    "/.%2F/evil.test",
+    "/.%2f%2fevil.test",
+    "/%2e%2f%2fevil.test",
+    "/.%252F/evil.test",
+    "/.\\/evil.test",
+    "/.%5C/evil.test",
+    "/.\t/evil.test",
+    "/.\n/evil.test",
+    "/.%09/evil.test",
+    "/.%0D%0A/evil.test",
+    "/./\\evil.test",
+    "/.//evil.test/?x=1#y",
+]
+
+
+@pytest.mark.parametrize("next_path", DOT_SEGMENT_ESCAPES)
+def test_next_with_dot_segments_cannot_leave_the_site(
+    auth: AuthActions, bob: object, next_path: str
+) -> None:
+    """Pen-test case 8: ``/.//evil.test`` resolves to the path ``//evil.test``."""
+    from urllib.parse import quote, urljoin, urlsplit
+
+    response = auth.login(next_path=quote(next_path, safe=""))
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    landed = urlsplit(urljoin("https://tessera.test/login", location))
+    assert landed.netloc == "tessera.test"
+    assert not landed.path.startswith("//") and "evil.test" not in location
+    assert location == "/"
+
+
+@pytest.mark.parametrize(
+    ("next_path", "location"),
+    [
+        ("/./account/apps", "/account/apps"),
+        ("/a/../account/apps?tab=1", "/account/apps?tab=1"),
+        ("/authorize?redirect_uri=https%3A%2F%2Fapp.test%2F..%2Fcb", None),
+    ],
+)
+def test_next_on_the_site_keeps_its_path_without_dot_segments(
+    auth: AuthActions, bob: object, next_path: str, location: str | None
+) -> None:
+    from urllib.parse import quote
+
+    response = auth.login(next_path=quote(next_path, safe=""))
+    assert response.headers["Location"] == (location or next_path)
+
+
 def test_unknown_user_and_wrong_password_get_the_same_answer(
     client: FlaskClient, auth: AuthActions, bob: object
 ) -> None:

@@ -49,6 +49,11 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
         return list(self.client_metadata.get("redirect_uris", []))
 
     @property
+    def redirect_uris_digest(self) -> str:
+        """SHA-256 of the sorted redirect URIs: a consent names the set it was given for."""
+        return hash_token("\n".join(sorted(set(self.redirect_uris))))
+
+    @property
     def grant_types(self) -> list[str]:
         return list(self.client_metadata.get("grant_types", []))
 

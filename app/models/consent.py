@@ -23,6 +23,11 @@ class Consent(Base):
     scope: Mapped[str] = mapped_column(String(1000))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # ``Client.redirect_uris_digest`` when consent was given: consent stays with the hosts it
+    # was given for, and a change of redirect URIs asks again (SECURITY.md NA-02).
+    redirect_uris_digest: Mapped[str | None] = mapped_column(String(64))
 
-    def covers(self, scope: str) -> bool:
-        return set(scope.split()) <= set(self.scope.split())
+    def covers(self, scope: str, redirect_uris_digest: str) -> bool:
+        return self.redirect_uris_digest == redirect_uris_digest and set(scope.split()) <= set(
+            self.scope.split()
+        )

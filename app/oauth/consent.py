@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import idna
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
@@ -63,3 +65,26 @@ def ticket_is_valid(ticket: str | None, user_id: int, args: MultiDict[str, str])
     except BadSignature:
         return False
     return isinstance(data, dict) and data.get("u") == user_id and data.get("r") == _digest(args)
+
+
+def display_host(uri: str) -> str:
+    """The host (and port) of ``uri`` as the browser will resolve it, in ASCII.
+
+    A look-alike such as ``\u0430pple.test`` (Cyrillic a) is shown as ``xn--pple-43d.test``
+    (UTS #46 mapping, then IDNA 2008, as browsers do); a label IDNA refuses is shown as raw
+    punycode rather than as Unicode.
+    """
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        shown = f"[{host}]"  # IPv6 literal
+    else:
+        try:
+            shown = idna.encode(host, uts46=True).decode("ascii")
+        except UnicodeError:  # idna.IDNAError and codec errors
+            shown = ".".join(_raw_punycode(label) for label in host.split("."))
+    return f"{shown}:{parts.port}" if parts.port is not None else shown
+
+
+def _raw_punycode(label: str) -> str:
+    return label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")

@@ -9,7 +9,7 @@ redirected (RFC 6749 §4.1.2.1); later ones go back to the client with ``state``
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Response, redirect, render_template, request
@@ -114,7 +114,7 @@ def _consent_page(grant: Any, signed_in: SignedInUser) -> str:
     return render_template(
         "oauth/consent.html",
         client=grant.request.client,
-        redirect_host=urlsplit(grant.redirect_uri).netloc,
+        redirect_host=consent.display_host(grant.redirect_uri),
         scopes=describe(grant.request.scope),
         resources=resource_indicators.named_on_consent(grant.request),
         ticket=consent.issue_ticket(signed_in.id, request.args),

@@ -26,6 +26,7 @@ from flask import Response, current_app, g
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
+from app.oauth import request_object
 from app.oauth.grants import AUTH_METHODS
 from app.oauth.prompt import max_age_of, prompts_of
 from app.services import pushed_requests
@@ -35,8 +36,8 @@ AUTHORIZATION_PATH = "/authorize"
 PAR_PATH = "/par"
 # Client authentication travels with the push but is no authorization parameter.
 CLIENT_AUTH_PARAMETERS = ("client_secret", "client_assertion", "client_assertion_type")
-# §2.1: request_uri cannot be pushed; JAR request objects (RFC 9101) are not supported.
-REFUSED_PARAMETERS = ("request_uri", "request")
+# §2.1: request_uri cannot be pushed (JAR request objects are refused by ``request_object``).
+REFUSED_PARAMETERS = ("request_uri",)
 _REDEEMED = "tessera_pushed_request"
 _CONSUMED = "tessera_pushed_request_consumed"
 
@@ -113,6 +114,7 @@ def push(server: Any) -> Response:
 def _authorization_parameters(client_id: str) -> MultiDict[str, str]:
     """The pushed form minus client authentication; client_id is the authenticated one."""
     form = flask_request.form
+    request_object.refuse(form)
     for name in REFUSED_PARAMETERS:
         if name in form:
             raise InvalidRequestError(f"{name} cannot be pushed (RFC 9126 section 2.1).")

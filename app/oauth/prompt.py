@@ -3,6 +3,11 @@
 OpenID Connect Core §3.1.2.1: ``prompt=none`` never shows a page (``login_required`` /
 ``consent_required`` instead), ``prompt=login`` and an exceeded ``max_age`` ask the user to
 sign in again, ``prompt=consent`` shows the consent page even when consent is remembered.
+
+Remembered consent answers silently only when the redirect URI identifies the client: a public
+client on a loopback or private-use redirect URI can be impersonated by any program listening
+there, with its own PKCE challenge (RFC 6749 §10.2, RFC 8252 §8.6), so it always meets the
+consent page (SECURITY.md NA-01).
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ import enum
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 
+from app.config import is_loopback
 from app.services import consents
 
 
@@ -47,12 +54,24 @@ def next_step(grant: Any, user_id: int | None, authenticated_at: datetime | None
         if silent:
             raise LoginRequiredError(redirect_uri=grant.redirect_uri)
         return Step.SIGN_IN
-    client_id = grant.request.client.client_id
-    if "consent" in prompts or not consents.has_consent(user_id, client_id, grant.request.scope):
+    client = grant.request.client
+    if (
+        "consent" in prompts
+        or not identity_assured(client, grant.redirect_uri)
+        or not consents.has_consent(user_id, client, grant.request.scope)
+    ):
         if silent:
             raise ConsentRequiredError(redirect_uri=grant.redirect_uri)
         return Step.CONSENT
     return Step.ISSUE
+
+
+def identity_assured(client: Any, redirect_uri: str) -> bool:
+    """True unless ``client`` is public and ``redirect_uri`` is not https on a real host."""
+    if not client.is_public:
+        return True  # it authenticates at the token endpoint
+    parts = urlsplit(redirect_uri)
+    return parts.scheme == "https" and bool(parts.hostname) and not is_loopback(parts.hostname)
 
 
 def _too_old(grant: Any, authenticated_at: datetime | None) -> bool:

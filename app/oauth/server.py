@@ -34,6 +34,7 @@ from app.oauth.logout import EndSession
 from app.oauth.oidc import OpenIDCode
 from app.oauth.par import RequirePushedRequests, authorization_request
 from app.oauth.pkce import S256CodeChallenge
+from app.oauth.request_object import RefuseRequestObjects
 from app.oauth.resource_indicators import ResourceIndicators
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
@@ -65,6 +66,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 S256CodeChallenge(),
                 OpenIDCode(),
                 RequirePushedRequests(),
+                RefuseRequestObjects(),
                 ResourceIndicators(),
                 DPoPKeyParameter(),
                 DPoPBinding(),

@@ -6,6 +6,7 @@ the RFC 7591 §3.2.2 error code (``invalid_redirect_uri`` or ``invalid_client_me
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,10 @@ SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 ID_TOKEN_ALGS = ("ES256", "RS256")
 URI_FIELDS = ("client_uri", "logo_uri", "policy_uri", "tos_uri")
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
+# Shown to people (consent page, console): text that reads differently from what it is
+# ("Photo\u202egnp.exe" shows as "Photoexe.png") or hides a character is refused.
+DISPLAYED_FIELDS = ("client_name", "redirect_uris", "post_logout_redirect_uris", "jwks_uri")
+INVISIBLE_OR_BIDI = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 class ClientMetadataError(ValidationError):
@@ -74,6 +79,7 @@ def validate_metadata(raw: Mapping[str, Any]) -> dict[str, Any]:
         )
         field, messages = next(iter(errors.items()))
         raise ClientMetadataError(f"{field}: {_first(messages)}") from exc
+    _check_displayed_text(data)
     _check_grant_and_response_types(data)
     _check_auth_method(data)
     _check_redirect_uris(data["redirect_uris"], "redirect_uris", error="invalid_redirect_uri")
@@ -97,6 +103,19 @@ def _first(messages: Any) -> str:
     while isinstance(messages, (list, dict)):
         messages = next(iter(messages.values())) if isinstance(messages, dict) else messages[0]
     return str(messages)
+
+
+def _check_displayed_text(data: dict[str, Any]) -> None:
+    """Refuse bidi controls and zero-width characters in names and URIs (pen-test case 8)."""
+    for field in (*DISPLAYED_FIELDS, *URI_FIELDS):
+        value = data[field]
+        for text in value if isinstance(value, list) else [value]:
+            found = INVISIBLE_OR_BIDI.search(text) if isinstance(text, str) else None
+            if found:
+                raise ClientMetadataError(
+                    f"{field}: must not contain invisible or direction-changing characters "
+                    f"(U+{ord(found.group()):04X})"
+                )
 
 
 def _check_grant_and_response_types(data: dict[str, Any]) -> None:

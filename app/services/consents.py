@@ -20,9 +20,10 @@ def find_consent(user_id: int, client_id: str) -> Consent | None:
     )
 
 
-def has_consent(user_id: int, client_id: str, scope: str) -> bool:
-    consent = find_consent(user_id, client_id)
-    return consent is not None and consent.covers(scope)
+def has_consent(user_id: int, client: Client, scope: str) -> bool:
+    """``scope`` was allowed to ``client`` as it is now, with the redirect URIs it has now."""
+    consent = find_consent(user_id, client.client_id)
+    return consent is not None and consent.covers(scope, client.redirect_uris_digest)
 
 
 def remember_consent(user_id: int, client_id: str, scope: str) -> None:
@@ -30,8 +31,10 @@ def remember_consent(user_id: int, client_id: str, scope: str) -> None:
 
     Two first consents racing (two tabs, two workers) must not fail on the unique
     (user, client) row: the insert does nothing on conflict and the scopes are merged.
+    A consent given before the client's redirect URIs changed is replaced, not widened.
     """
     audit.record("consent.granted", user_id=user_id, client_id=client_id, detail=scope)
+    digest = db.session.get_one(Client, client_id).redirect_uris_digest
     consent = find_consent(user_id, client_id)
     if consent is None:
         now = utcnow()
@@ -39,16 +42,18 @@ def remember_consent(user_id: int, client_id: str, scope: str) -> None:
         inserted = db.session.execute(
             dialect.insert(Consent)
             .values(
-                user_id=user_id, client_id=client_id, scope=scope, granted_at=now, updated_at=now
+                user_id=user_id, client_id=client_id, scope=scope, granted_at=now,
+                updated_at=now, redirect_uris_digest=digest,
             )
             .on_conflict_do_nothing(index_elements=["user_id", "client_id"])
-        )
+        )  # fmt: skip
         if inserted.rowcount == 1:  # type: ignore[attr-defined]
             return
         consent = find_consent(user_id, client_id)
         assert consent is not None  # the racing request's row, committed
-    merged = dict.fromkeys(consent.scope.split() + scope.split())
-    consent.scope = " ".join(merged)
+    kept = consent.scope.split() if consent.redirect_uris_digest == digest else []
+    consent.scope = " ".join(dict.fromkeys(kept + scope.split()))
+    consent.redirect_uris_digest = digest
     consent.updated_at = utcnow()
 
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from tests.admin.conftest import AdminConsole, shown_credentials, stored_clients
 from tests.helpers import AuthActions, csrf_token_from
-from tests.oauth.helpers import OAuthActions, RegisteredClient
+from tests.oauth.helpers import OAuthActions, RegisteredClient, query_of
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 
@@ -146,6 +146,8 @@ def test_one_bad_redirect_uri_among_three_stores_nothing_and_keeps_the_input(
         ({"token_endpoint_auth_method": "magic"}, "token_endpoint_auth_method", "use one of"),
         ({"jwks_uri": "http://keys.test/jwks"}, "jwks_uri", "jwks_uri: must be an https URL"),
         ({"post_logout_redirect_uris": "ftp://x.test/"}, "post_logout_redirect_uris", "https"),
+        ({"client_name": "Photo\u202ePrint"}, "client_name", "client_name: must not contain"),
+        ({"redirect_uris": "https://app.test/\u200bcb"}, "redirect_uris", "must not contain"),
         (
             {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"},
             "grant_types",
@@ -298,3 +300,24 @@ def test_admin_edits_a_client_under_the_registration_rules(admin: Any, conf: Any
     assert "must use https unless the host is loopback" in bad.get_data(as_text=True)
     unchanged = admin_http.get(f"/admin/clients/{conf.client_id}").get_data(as_text=True)
     assert "https://app.test/cb2" in unchanged and "evil.test" not in unchanged
+
+
+def test_admin_edit_of_the_redirect_uris_asks_users_for_consent_again(
+    admin: AdminConsole, oauth: OAuthActions, conf: RegisteredClient, bob: Any
+) -> None:
+    """SECURITY.md NA-02: a new redirect URI ends silent re-authorization; a rename does not."""
+    oauth.approve(conf, scope="openid")
+    path = f"/admin/clients/{conf.client_id}/edit"
+    form = {
+        "client_name": "PhotoPrint renamed",
+        "redirect_uris": "https://app.test/cb",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "openid photos.read",
+    }
+    assert admin.post(path, form).status_code == 303
+    silent, _ = oauth.authorize(conf, scope="openid", prompt="none")
+    assert "code" in query_of(silent.headers["Location"])
+    moved = form | {"redirect_uris": "https://app.test/cb\nhttps://elsewhere.test/cb"}
+    assert admin.post(path, moved).status_code == 303
+    asked, _ = oauth.authorize(conf, scope="openid", prompt="none")
+    assert query_of(asked.headers["Location"])["error"] == "consent_required"

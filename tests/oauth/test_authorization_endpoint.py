@@ -530,6 +530,30 @@ def test_consent_page_lists_the_requested_scopes_and_the_redirect_host(
     assert sorted(ticked) == ["email", "photos.read"]
 
 
+@pytest.mark.parametrize(
+    ("redirect_uri", "shown", "hidden"),
+    [
+        ("https://bücher.test/cb", "xn--bcher-kva.test", "bücher"),
+        ("https://\u0430pple.test:8443/cb", "xn--pple-43d.test:8443", "\u0430pple"),  # Cyrillic a
+        ("https://PhotoPrint.test/cb", "photoprint.test", '"redirect-host">PhotoPrint'),
+    ],
+)
+def test_consent_page_shows_the_redirect_host_in_punycode(
+    oauth: OAuthActions, clients: ClientFactory, bob: Any, redirect_uri: str, shown: str,
+    hidden: str,
+) -> None:  # fmt: skip
+    """Pen-test case 8: a look-alike host is shown as the browser will resolve it."""
+    lookalike = clients.create(
+        client_name="Look-alike", redirect_uris=[redirect_uri], scope="openid"
+    )
+    oauth.sign_in()
+    response, _ = oauth.authorize(lookalike, scope="openid")
+    assert is_consent_page(response)
+    html = response.get_data(as_text=True)
+    assert f'<strong class="redirect-host">{shown}</strong>' in html
+    assert hidden not in html
+
+
 def test_unticking_an_optional_scope_narrows_the_token(
     oauth: OAuthActions, conf: RegisteredClient, bob: Any
 ) -> None:
@@ -607,3 +631,32 @@ def test_consent_post_without_a_ticket_is_refused(
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert count_rows(app, AuthorizationCode) == 0
+
+
+# -- request objects (OIDC Core §6, RFC 9101) are not supported ---------------------------
+REQUEST_OBJECT = "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."
+
+
+def test_request_object_is_answered_request_not_supported_with_state_and_iss(
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, app: Flask
+) -> None:
+    """OIDC Core §6.1: unsupported request objects are refused, never ignored."""
+    oauth.approve(conf)  # signed in, consent remembered: it would otherwise answer a code
+    response, _ = oauth.authorize(conf, request=REQUEST_OBJECT, state="jar-1")
+    params = assert_redirect_error(response, conf, "request_not_supported", state="jar-1")
+    assert params["iss"] == discovery_issuer(oauth)
+    assert count_rows(app, AuthorizationCode) == 1  # the approval's only
+
+
+def test_request_object_with_an_unregistered_redirect_uri_is_shown_not_redirected(
+    oauth: OAuthActions, conf: RegisteredClient
+) -> None:
+    response, _ = oauth.authorize(conf, request=REQUEST_OBJECT, redirect_uri="https://evil.test/cb")
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_discovery_says_request_objects_are_not_supported(oauth: OAuthActions) -> None:
+    document = oauth.http.get("/.well-known/openid-configuration").json
+    assert document is not None
+    assert document["request_parameter_supported"] is False
+    assert document["request_uri_parameter_supported"] is False

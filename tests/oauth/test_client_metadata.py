@@ -131,6 +131,22 @@ BAD_METADATA: list[tuple[str, list[str], str]] = [
     ),
     ("jwks-uri-http", [*CC, *PKJ, "--jwks-uri", "http://keys.test/jwks"], METADATA),
     ("jwks-uri-javascript", [*CC, *PKJ, "--jwks-uri", "javascript:alert(1)"], METADATA),
+    # Pen-test case 8: names and URIs that read differently from what they are
+    ("name-bidi-override", [*CC, "--name", "Photo\u202egnp.exe"], METADATA),
+    ("name-bidi-embedding", [*CC, "--name", "Photo\u202aPrint"], METADATA),
+    ("name-bidi-isolate", [*CC, "--name", "Photo\u2067Print"], METADATA),
+    ("name-zero-width-space", [*CC, "--name", "Pay\u200bPal"], METADATA),
+    ("name-right-to-left-mark", [*CC, "--name", "PhotoPrint\u200f"], METADATA),
+    ("name-byte-order-mark", [*CC, "--name", "\ufeffPhotoPrint"], METADATA),
+    ("name-word-joiner", [*CC, "--name", "Photo\u2060Print"], METADATA),
+    ("redirect-bidi-override", ["--redirect-uri", "https://a.test/\u202ebc"], METADATA),
+    ("redirect-host-zero-width", ["--redirect-uri", "https://a\u200d.test/cb"], METADATA),
+    ("logo-zero-width", [*CC, "--logo-uri", "https://cdn\u200c.test/logo.png"], METADATA),
+    (
+        "post-logout-isolate",
+        [*CC, "--post-logout-redirect-uri", "https://a.test/\u2069bye"],
+        METADATA,
+    ),
 ]
 
 

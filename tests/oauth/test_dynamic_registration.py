@@ -232,6 +232,10 @@ BAD_METADATA = [
     ({"logo_uri": "http://print.test/logo.png"}, "invalid_client_metadata"),
     ({"contacts": ["not an email"]}, "invalid_client_metadata"),
     ({"client_name": "Nul\x00name"}, "invalid_client_metadata"),
+    ({"client_name": "Print\u202eshop"}, "invalid_client_metadata"),
+    ({"client_name": "Print\u200bshop"}, "invalid_client_metadata"),
+    ({"redirect_uris": ["https://print.test/\u2066cb"]}, "invalid_client_metadata"),
+    ({"client_uri": "https://print\ufeff.test/"}, "invalid_client_metadata"),
     ({"software_statement": "eyJhbGciOiJub25lIn0.e30."}, "invalid_software_statement"),
 ]
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent
 from app.scopes import DEFAULT_CLIENT_SCOPE
-from tests.oauth.helpers import OAuthActions, RegisteredClient
+from tests.oauth.helpers import OAuthActions, RegisteredClient, query_of
 from tests.oauth.registration_helpers import (
     ISSUER,
     MACHINE,
@@ -136,6 +136,42 @@ def test_update_replaces_the_metadata_and_the_client_follows_it(
     refused, _ = oauth.authorize(old)
     assert refused.status_code == 400 and "Location" not in refused.headers
     assert oauth.tokens_for(client, scope="openid")["access_token"]
+
+
+def test_new_redirect_uris_end_silent_reauthorization_but_not_the_tokens(
+    registrar: Registrar, oauth: OAuthActions, web: dict[str, Any], bob: Any
+) -> None:
+    """SECURITY.md NA-02: remembered consent does not follow the client to a new host."""
+    old = as_registered(web)
+    tokens = oauth.tokens_for(old, scope="openid photos.read")
+    silent, _ = oauth.authorize(old, scope="openid photos.read", prompt="none")
+    assert "code" in query_of(silent.headers["Location"])
+    body = replacement(web, redirect_uris=["https://attacker.test/cb"])
+    moved = registrar.replace(web["client_id"], web["registration_access_token"], body)
+    assert moved.status_code == 200, moved.json
+    new = RegisteredClient(web["client_id"], web["client_secret"], moved.json or {})
+    asked, _ = oauth.authorize(new, scope="openid photos.read", prompt="none", state="na-2")
+    params = query_of(asked.headers["Location"])
+    assert asked.headers["Location"].startswith("https://attacker.test/cb?")
+    assert params["error"] == "consent_required" and params["state"] == "na-2"
+    assert oauth.userinfo(tokens["access_token"]).status_code == 200  # tokens are not revoked
+    assert oauth.approve(new, scope="openid photos.read").code  # consent page, then silent
+    again, _ = oauth.authorize(new, scope="openid photos.read", prompt="none")
+    assert "code" in query_of(again.headers["Location"])
+
+
+def test_update_keeping_the_redirect_uris_keeps_remembered_consent(
+    registrar: Registrar, oauth: OAuthActions, web: dict[str, Any], bob: Any
+) -> None:
+    client = as_registered(web)
+    oauth.approve(client, scope="openid")
+    body = replacement(web, client_name="Print shop renamed")
+    assert (
+        registrar.replace(web["client_id"], web["registration_access_token"], body).status_code
+        == 200
+    )
+    silent, _ = oauth.authorize(client, scope="openid", prompt="none")
+    assert "code" in query_of(silent.headers["Location"])
 
 
 def test_update_drops_omitted_optional_fields(
