@@ -1,7 +1,7 @@
 """consents remember the redirect URIs they were given for (SECURITY.md NA-02)
 
-Revision ID: 0011_consent
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05 02:00:00.000000
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_consent'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
