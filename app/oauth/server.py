@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749 import (
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g
 
 from app.errors import error_response, safe_error_description
 from app.extensions import db
@@ -90,10 +90,14 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         """
         method = presented_auth_method(request)
         try:
-            return super().authenticate_client(
+            client = super().authenticate_client(
                 request, [method] if method in methods else [], endpoint
             )
-        except ValueError:  # authlib on a Basic header that is not base64 "id:secret"
+            g.authenticated_client_id = client.client_id  # the per-client budget counts it
+            return client
+        # ValueError: a Basic header that is not base64 "id:secret"; RecursionError: an
+        # assertion whose JSON nests past the json module's depth limit.
+        except (ValueError, RecursionError):
             error = InvalidClientError(description="Client authentication failed.")
             error.status_code = 401
             raise error from None

@@ -5,8 +5,8 @@ and host with Redis; if Redis is lost they fall back to per-worker memory). A th
 answers 429 with ``Retry-After`` and an RFC 6749 §5.2-shaped body (errors.py).
 
 - ``OAUTH_LIMIT_PER_IP``: calls from one address to one endpoint.
-- ``OAUTH_LIMIT_PER_CLIENT``: calls naming one client that did not fail authentication, so
-  nobody spends a client's budget by sending its client_id with a wrong secret.
+- ``OAUTH_LIMIT_PER_CLIENT``: calls that authenticated as one client, so nobody spends a
+  client's budget by naming its client_id in a malformed call or with a wrong secret.
 - ``CLIENT_AUTH_FAILURE_LIMIT``: failed client authentications (401) for one client from one
   address, across every client endpoint (RFC 6819 §5.1.4.2.4).
 - ``CLIENT_AUTH_FAILURE_LIMIT_PER_IP``: failed client authentications from one address, for
@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask_limiter.util import get_remote_address
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
@@ -61,7 +61,7 @@ def _assertion_issuer(assertion: str) -> str | None:
         return None
     try:
         claims = json.loads(extract_compact(assertion.encode()).payload)
-    except (JoseError, ValueError, TypeError):
+    except (JoseError, ValueError, TypeError, RecursionError):  # RecursionError: deep JSON
         return None
     issuer = claims.get("iss") if isinstance(claims, dict) else None
     return issuer[:MAX_KEY_LENGTH] if isinstance(issuer, str) and issuer else None
@@ -86,8 +86,10 @@ def _authentication_failed(response: Response) -> bool:
     return response.status_code == 401
 
 
-def _not_an_authentication_failure(response: Response) -> bool:
-    return response.status_code != 401
+def _client_authenticated(response: Response) -> bool:
+    """Only a call that proved it is the client uses up that client's budget: anyone can name
+    a client_id in a malformed request (400) or a wrong secret (401)."""
+    return g.get("authenticated_client_id") is not None
 
 
 def client_endpoint(view: View) -> View:
@@ -99,7 +101,7 @@ def client_endpoint(view: View) -> View:
     throttled = limiter.limit(
         _setting("OAUTH_LIMIT_PER_CLIENT"),
         key_func=client_key,
-        deduct_when=_not_an_authentication_failure,
+        deduct_when=_client_authenticated,
     )(throttled)
     throttled = limiter.shared_limit(
         _setting("CLIENT_AUTH_FAILURE_LIMIT"),

@@ -9,6 +9,7 @@ call answers 429 with Retry-After and an RFC 6749 §5.2-shaped JSON body, and is
 from __future__ import annotations
 
 import time
+from base64 import b64encode
 from typing import Any
 
 import pytest
@@ -198,3 +199,24 @@ def test_failed_calls_do_not_use_up_the_client_call_budget(
         assert client_credentials(attacker, wrong_secret(cc)).status_code == 401
     owner = calling_from(app, "10.0.0.2")
     assert [client_credentials(owner, cc).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+@pytest.mark.limits(OAUTH_LIMIT_PER_CLIENT="3 per minute")
+def test_malformed_calls_naming_a_client_do_not_use_up_its_budget(
+    app: Flask, conf: RegisteredClient
+) -> None:
+    """400s that never authenticated (no grant_type, two auth methods) name the client freely."""
+    attacker = calling_from(app, "10.0.0.66")
+    for _ in range(5):
+        assert attacker.http.post("/token", data={"client_id": conf.client_id}).status_code == 400
+        two_methods = attacker.http.post(
+            "/introspect",
+            data={"token": "t", "client_secret": "x"},
+            headers={
+                "Authorization": "Basic " + b64encode(f"{conf.client_id}:x".encode()).decode()
+            },
+        )
+        assert two_methods.status_code == 400
+    resource_server = calling_from(app, "10.0.0.2")
+    assert resource_server.introspect(conf, "t").status_code == 200
+    assert resource_server.token(conf, grant_type="authorization_code", code="x").status_code == 400
