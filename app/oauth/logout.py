@@ -65,7 +65,7 @@ def check_id_token_hint(hint: str) -> None:
     try:
         compact = jws.extract_compact(hint.encode("ascii"))
         header, claims = compact.headers(), json.loads(compact.payload)
-    except (JoseError, ValueError, UnicodeEncodeError) as exc:
+    except (JoseError, ValueError, UnicodeEncodeError, RecursionError) as exc:
         raise InvalidRequestError("id_token_hint is not a JWT.") from exc
     if not _is_our_id_token(header, claims):
         raise InvalidRequestError("id_token_hint is not an ID token of this server.")

@@ -92,7 +92,7 @@ def _fetch(jwks_uri: str) -> tuple[dict[str, Any], int]:
     try:
         fetched = outbound.fetch(jwks_uri, allow_loopback=outbound.loopback_allowed())
         jwks = json.loads(fetched.body)
-    except (OutboundFetchError, ValueError) as exc:
+    except (OutboundFetchError, ValueError, RecursionError) as exc:  # Recursion: deep JSON
         current_app.logger.warning("jwks_uri fetch failed: %s", exc)
         raise JWKSUnavailable(str(exc)) from exc
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
