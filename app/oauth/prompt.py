@@ -13,6 +13,7 @@ consent page (SECURITY.md NA-01).
 from __future__ import annotations
 
 import enum
+import ipaddress
 import time
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,6 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 
-from app.config import is_loopback
 from app.services import consents
 
 
@@ -67,11 +67,24 @@ def next_step(grant: Any, user_id: int | None, authenticated_at: datetime | None
 
 
 def identity_assured(client: Any, redirect_uri: str) -> bool:
-    """True unless ``client`` is public and ``redirect_uri`` is not https on a real host."""
+    """True unless ``client`` is public and ``redirect_uri`` is not https on a named site."""
     if not client.is_public:
         return True  # it authenticates at the token endpoint
     parts = urlsplit(redirect_uri)
-    return parts.scheme == "https" and bool(parts.hostname) and not is_loopback(parts.hostname)
+    return parts.scheme == "https" and _names_a_site(parts.hostname)
+
+
+def _names_a_site(host: str | None) -> bool:
+    """A DNS name that is not loopback: ``localhost``, ``*.localhost`` (RFC 6761 §6.3, with
+    or without the root dot) and IP literals name a machine, whose ports anyone there may bind."""
+    name = (host or "").rstrip(".").lower()
+    if not name or name == "localhost" or name.endswith(".localhost"):
+        return False
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return True
+    return False
 
 
 def _too_old(grant: Any, authenticated_at: datetime | None) -> bool:

@@ -84,7 +84,17 @@ def test_the_consent_page_still_completes_for_a_loopback_client(
 
 
 @pytest.mark.parametrize(
-    "redirect_uri", ["http://localhost/cb", "http://[::1]/cb", "https://localhost/cb"]
+    "redirect_uri",
+    [
+        "http://localhost/cb",
+        "http://[::1]/cb",
+        "https://localhost/cb",
+        "https://app.localhost/cb",  # browsers send *.localhost to loopback (RFC 6761 §6.3)
+        "https://localhost./cb",
+        "https://[::ffff:127.0.0.1]/cb",
+        "https://127.0.0.2/cb",
+        "https://192.168.1.20/cb",  # an IP literal names a machine, not a site
+    ],
 )
 def test_every_loopback_form_needs_the_user(
     oauth: OAuthActions, clients: ClientFactory, bob: Any, redirect_uri: str
