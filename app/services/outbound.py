@@ -29,6 +29,7 @@ DEFAULT_MAX_BYTES = 64 * 1024
 USER_AGENT = "Tessera"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
+GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")  # RFC 4291 §2.4
 
 
 class OutboundFetchError(Exception):
@@ -49,7 +50,14 @@ def address_allowed(address: IPAddress, *, allow_loopback: bool) -> bool:
     """Public unicast only; loopback only when allowed. An IPv6 address carrying an IPv4 one
     (mapped, 6to4, NAT64) is judged by the IPv4 address it reaches."""
     if isinstance(address, ipaddress.IPv6Address):
-        address = _embedded_ipv4(address) or address
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return address_allowed(embedded, allow_loopback=allow_loopback)
+        if address.is_loopback:
+            return allow_loopback
+        # Global unicast only: ::/96 (IPv4-compatible), SIIT, local-use NAT64 and site-local
+        # all pass is_global on Python 3.11 but can reach private networks.
+        return address in GLOBAL_UNICAST_V6 and address.is_global
     if address.is_loopback:
         return allow_loopback
     return address.is_global and not address.is_multicast

@@ -172,6 +172,11 @@ def test_an_unknown_kid_refetches_once_then_waits_for_the_interval(
         {"jwks_uri": "https://[::ffff:10.0.0.1]/jwks"},
         {"jwks_uri": "https://[2002:a9fe:a9fe::]/jwks"},  # 6to4 of 169.254.169.254
         {"jwks_uri": "https://[64:ff9b::a00:1]/jwks"},  # NAT64 of 10.0.0.1
+        {"jwks_uri": "https://[64:ff9b:1::a9fe:a9fe]/jwks"},  # local-use NAT64 (RFC 8215)
+        {"jwks_uri": "https://[::a9fe:a9fe]/jwks"},  # IPv4-compatible 169.254.169.254
+        {"jwks_uri": "https://[::ffff:0:a00:1]/jwks"},  # SIIT (RFC 6052) of 10.0.0.1
+        {"jwks_uri": "https://[fec0::1]/jwks"},  # deprecated site-local
+        {"jwks_uri": "https://[fc00::1]/jwks"},  # unique local
         {"jwks_uri": "https://127.0.0.1:8080/jwks"},
         {"jwks_uri": "http://localhost:8080/jwks"},
         {"logo_uri": "https://169.254.169.254/logo.png", "jwks_uri": "https://keys.test/jwks"},
