@@ -32,10 +32,12 @@ class UploadRateExceeded(TesseraError):
 
 def hit(setting: str, scope: str, key: str) -> None:
     """Count one upload for ``key``; UploadRateExceeded (429, Retry-After) past the limit."""
+    # The same key shape as Flask-Limiter's own: deployments sharing a Redis stay apart.
+    identifiers = (str(current_app.config["RATELIMIT_KEY_PREFIX"]), scope, key)
     for item in parse_many(str(current_app.config[setting])):
         try:
-            allowed = limiter.limiter.hit(item, scope, key)
-            reset = limiter.limiter.get_window_stats(item, scope, key).reset_time
+            allowed = limiter.limiter.hit(item, *identifiers)
+            reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time
         except Exception:  # storage down: count nothing rather than refuse every upload
             current_app.logger.warning("upload rate limit storage unavailable")
             return

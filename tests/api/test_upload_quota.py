@@ -212,3 +212,5 @@ class TestUploadRateInRedis:
         assert bob_api.upload(PICTURE).status_code == 429
         keys = redis.Redis.from_url(app_config["RATELIMIT_STORAGE_URI"]).keys("*photo-upload*")
         assert keys, "the count is not in Redis"
+        prefix = app_config.get("RATELIMIT_KEY_PREFIX", "tessera").encode()
+        assert all(prefix in key for key in keys), keys  # deployments sharing Redis stay apart
