@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import current_app, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -32,7 +33,27 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(get_remote_address)
+
+
+def source_address() -> str:
+    """The caller's address as throttles count it: an IPv4 address, or an IPv6 /64.
+
+    One host is routinely given a whole /64, so counting each IPv6 address apart would let it
+    rotate through 2^64 addresses past every per-address limit.
+    """
+    address = request.remote_addr or "127.0.0.1"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return address
+
+
+limiter = Limiter(source_address)
 
 
 def _not_throttled() -> bool:

@@ -287,6 +287,16 @@ class TestThrottle:
         assert_throttled(attacker.login(password="wrong password!"))
         assert browser_at(client, "10.0.0.2").login().status_code == 303
 
+    def test_an_ipv6_attacker_cannot_rotate_addresses_within_its_64(
+        self, client: FlaskClient, bob: object
+    ) -> None:
+        """One host holds a whole /64; its addresses count as one, other networks do not."""
+        for host in range(1, 4):
+            guess = browser_at(client, f"2001:db8:0:1::{host}").login(password="wrong password!")
+            assert guess.status_code == 200
+        assert_throttled(browser_at(client, "2001:db8:0:1::99").login(password="wrong password!"))
+        assert browser_at(client, "2001:db8:0:2::1").login().status_code == 303
+
     def test_account_throttle_is_per_account(self, auth: AuthActions, users: UserFactory) -> None:
         users.create("bob")
         users.create("carol")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
-from flask_limiter.util import get_remote_address
 from flask_login import login_user
 
 from app.account.forms import LoginForm
 from app.account.principal import SignedInUser, sign_out
+from app.extensions import source_address
 from app.security import safe_next_path
 from app.services import attempts, login_sessions, users
 
@@ -27,7 +27,7 @@ def _sign_in_guess(username: str) -> attempts.Guess:
 
     The account alone is never a key: failures elsewhere must not stop its owner here.
     """
-    address = get_remote_address()
+    address = source_address()
     account = users.normalize_username(username)[:64]
     budgets = [
         attempts.Budget(_limit("LOGIN_LIMIT_PER_IP"), f"sign-in-ip:{address}"),

@@ -12,9 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.util import get_remote_address
 
-from app.extensions import csrf, limiter
+from app.extensions import csrf, limiter, source_address
 from app.models import Client
 from app.oauth import protect
 from app.oauth.protect import bearer_token
@@ -50,7 +49,7 @@ def _registration_limit() -> str:
 
 
 @bp.post("/register")
-@limiter.limit(_registration_limit, key_func=get_remote_address)
+@limiter.limit(_registration_limit, key_func=source_address)
 def register() -> ResponseReturnValue:
     """RFC 7591 §3.1: register a client; 201 with the client information response."""
     initial_access_token = _initial_access_token()

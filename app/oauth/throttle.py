@@ -24,11 +24,10 @@ from collections.abc import Callable
 from typing import TypeVar, cast
 
 from flask import Response, current_app, g, request
-from flask_limiter.util import get_remote_address
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
-from app.extensions import limiter
+from app.extensions import limiter, source_address
 
 View = TypeVar("View", bound=Callable[..., object])
 MAX_KEY_LENGTH = 128
@@ -70,12 +69,12 @@ def _assertion_issuer(assertion: str) -> str | None:
 def client_key() -> str:
     """Throttle key: the claimed client, or the address when no client is named."""
     client_id = claimed_client_id()
-    return f"client:{client_id}" if client_id else f"ip:{get_remote_address()}"
+    return f"client:{client_id}" if client_id else f"ip:{source_address()}"
 
 
 def client_at_address_key() -> str:
     """Throttle key for failures: the claimed client at this address."""
-    return f"{client_key()}@{get_remote_address()}"
+    return f"{client_key()}@{source_address()}"
 
 
 def _setting(name: str) -> Callable[[], str]:
@@ -95,9 +94,7 @@ def _client_authenticated(response: Response) -> bool:
 def client_endpoint(view: View) -> View:
     """Apply the client throttles to a view where clients authenticate."""
     throttled: Callable[..., object] = view
-    throttled = limiter.limit(_setting("OAUTH_LIMIT_PER_IP"), key_func=get_remote_address)(
-        throttled
-    )
+    throttled = limiter.limit(_setting("OAUTH_LIMIT_PER_IP"), key_func=source_address)(throttled)
     throttled = limiter.limit(
         _setting("OAUTH_LIMIT_PER_CLIENT"),
         key_func=client_key,
@@ -112,7 +109,7 @@ def client_endpoint(view: View) -> View:
     throttled = limiter.shared_limit(
         _setting("CLIENT_AUTH_FAILURE_LIMIT_PER_IP"),
         scope="client-auth-failures-ip",
-        key_func=get_remote_address,
+        key_func=source_address,
         deduct_when=_authentication_failed,
     )(throttled)
     return cast(View, throttled)
