@@ -5,6 +5,10 @@ without Tessera's JSON errors or security headers, so no request is allowed to c
 the longest wait Tessera itself allows is SQLite's busy timeout (SQLITE_BUSY_TIMEOUT_MS, 15 s)
 and every outbound fetch ends within 2 s (app/services/outbound.py). 30 s is twice that
 budget: a kill means a bug or a stuck database, not a slow client's server.
+
+``logger_class`` redacts tokens, codes and secrets from the access and error logs (LG-01); it
+is set here so that any gunicorn started with this file logs safely, with or without the flag.
 """
 
 timeout = 30
+logger_class = "app.gunicorn_logging.Logger"

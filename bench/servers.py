@@ -50,8 +50,9 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def logger_class(self) -> list[str]:
-        """Tessera logs as ``make run`` has it; the bare Flask baseline does not import ``app``."""
-        return ["--logger-class", "app.gunicorn_logging.Logger"] if self.app == "wsgi:app" else []
+        """Tessera logs as gunicorn.conf.py has it; the bare Flask baseline keeps gunicorn's own
+        logger, so it never imports ``app``."""
+        return [] if self.app == "wsgi:app" else ["--logger-class", "gunicorn.glogging.Logger"]
 
     def start(self, ready_path: str, timeout: float = 60) -> Server:
         """Start gunicorn and wait until ``ready_path`` answers 200."""

@@ -59,7 +59,6 @@ class LiveServer:
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--graceful-timeout", "5", "--no-control-socket",
             "--preload", "--config", "gunicorn.conf.py",
-            "--logger-class", "app.gunicorn_logging.Logger",
             *(["--access-logfile", "-"] if self.access_log else []),
             "wsgi:app",
         ]  # fmt: skip
