@@ -85,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
     "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    # A count made after the response (deduct_when: auth failures, authenticated client calls)
+    # that finds Redis gone is logged, not a 500; checks fall back to memory as above.
+    "RATELIMIT_SWALLOW_ERRORS": True,
     "RATELIMIT_KEY_PREFIX": "tessera",
     # HTTP
     # Request bodies above this many bytes are a 413 before anything parses them (a 1 MB
