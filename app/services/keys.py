@@ -179,16 +179,18 @@ class SealingReport:
 def check_sealing() -> SealingReport:
     """Open every key still in use once, so a wrong KEK fails the start, not a request.
 
-    Raises KeySealError naming the first key no configured KEK opens. Retired keys verify
-    nothing and are not opened; their plaintext still counts.
+    The keys go into the parse cache, so the workers (forked after ``--preload``) neither
+    decrypt nor parse them again. Raises KeySealError naming the first key no configured KEK
+    opens. Retired keys verify nothing and are not opened; their plaintext still counts.
     """
     ring = key_ring()
     plaintext = old = 0
     for row in list_keys():
+        if row.status != STATUS_RETIRED:
+            _parse(row)
         if is_plaintext(row.private_jwk):
             plaintext += 1
         elif row.status != STATUS_RETIRED:
-            ring.open(row.private_jwk, row.kid)
             old += not ring.is_current(row.private_jwk)
     return SealingReport(plaintext=plaintext, old_kek=old)
 
