@@ -7,7 +7,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test lint fmt typecheck bench bench-scale bench-dpop fuzz demo screenshots clean
+.PHONY: help install run migrate test lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,6 +54,10 @@ bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask;
 bench-scale: install  ## the same scenarios on an empty and a 1M-row PostgreSQL; bench/results/scale.md
 	@command -v wrk >/dev/null || { echo "make bench-scale needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.scale
+
+profile: install  ## py-spy profile of one bench scenario: make profile SCENARIO=client_credentials
+	$(BIN)/python -m pip install --quiet py-spy
+	$(BIN)/python -m bench.profile $(or $(SCENARIO),client_credentials)
 
 bench-dpop: install  ## in process: a DPoP-bound photo API call next to a Bearer one (database and Redis cache)
 	$(BIN)/python -m bench.dpop
