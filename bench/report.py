@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bench.flows import FlowResult
-from bench.scenarios import FLOWS_TARGET, P99_TARGET_MS, PSS_TARGET_MIB
+from bench.scenarios import FLOWS_TARGET, FLOWS_TARGET_POSTGRES, P99_TARGET_MS, PSS_TARGET_MIB
 from bench.wrk import Result
 
 
@@ -81,7 +81,8 @@ def section_table(section: Section) -> list[str]:
 
 
 def flows_table(flows: FlowResult) -> list[str]:
-    met = flows.flows_per_second >= FLOWS_TARGET and flows.errors == 0
+    target = FLOWS_TARGET if flows.db_cpu_ms is None else FLOWS_TARGET_POSTGRES  # PG: db CPU
+    met = flows.flows_per_second >= target and flows.errors == 0
     lines = [
         "Authorization code + PKCE flows (GET+POST /login with argon2, GET /authorize, "
         "POST consent, POST /token, GET /api/v1/photos):",
@@ -91,7 +92,7 @@ def flows_table(flows: FlowResult) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|---|---|",
         f"| {flows.flows_per_second:.1f} | {ms(flows.p50_ms)} | {ms(flows.p99_ms)} | "
         f"{flows.flows} | {flows.errors} | {ms(flows.app_cpu_ms)} | {ms(flows.db_cpu_ms)} | "
-        f"≥ {FLOWS_TARGET:.0f} flows/s | {verdict(met)} |",
+        f"≥ {target:.0f} flows/s | {verdict(met)} |",
         "",
         "p50 per step (ms, as the driver sees it): "
         + ", ".join(f"{step} {ms(value)}" for step, value in flows.step_p50_ms.items())
