@@ -1,4 +1,9 @@
-"""private_key_jwt client authentication (RFC 7523 §2.2, OIDC Core §9).
+"""Client authentication: the credentials a request presents, and private_key_jwt.
+
+``presented_credentials`` reads the Authorization header and the form once per HTTP request;
+the throttle keys, the choice of method and the secret check all use that one reading.
+
+private_key_jwt (RFC 7523 §2.2, OIDC Core §9):
 
 authlib checks the signature, iss = sub = client_id and exp; Tessera adds: ``aud`` is the
 issuer identifier as one string (draft-ietf-oauth-rfc7523bis: after the 2025 audience
@@ -11,15 +16,19 @@ workers (a primary-key insert).
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from flask import current_app, g
+from flask import Request, current_app, g
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -30,6 +39,104 @@ from app.services.client_jwks import JWKSUnavailable, client_jwks
 MAX_ASSERTION_LIFETIME = 300
 CLOCK_LEEWAY = 10
 _KID = "tessera_assertion_kid"
+FORM_MIMETYPE = "application/x-www-form-urlencoded"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+MAX_KEY_LENGTH = 128
+MAX_ASSERTION_LENGTH = 16 * 1024
+_ENVIRON_KEY = "tessera.client_credentials"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a request presents to authenticate a client, read once.
+
+    ``methods``: every method whose credentials are present (RFC 6749 §2.3 allows one).
+    ``client_id``: the client the request names, unchecked (Basic user name, ``client_id``
+    field, or the unverified ``iss`` of an assertion), cut to 128 characters: throttle key only.
+    ``basic``: the decoded Basic user name and password; ``malformed_basic``: a Basic header
+    that is not base64 of UTF-8 text.
+    """
+
+    methods: tuple[str, ...]
+    client_id: str | None
+    basic: tuple[str | None, str | None]
+    malformed_basic: bool
+
+    @property
+    def method(self) -> str:
+        """The one method presented ("none" when no credentials are)."""
+        return self.methods[0] if self.methods else "none"
+
+
+def presented_credentials(request: Request) -> Credentials:
+    """The credentials of this HTTP request (parsed on first use, kept in its WSGI environ)."""
+    credentials: Credentials | None = request.environ.get(_ENVIRON_KEY)
+    if credentials is None:
+        credentials = _parse(request)
+        request.environ[_ENVIRON_KEY] = credentials
+    return credentials
+
+
+def _parse(request: Request) -> Credentials:
+    header = request.headers.get("Authorization")
+    form = request.form if request.mimetype == FORM_MIMETYPE else {}
+    basic: tuple[str | None, str | None] = (None, None)
+    malformed = False
+    if header:
+        try:  # authlib's own reading of the header (RFC 6749 §2.3.1 form-decoding included)
+            basic = extract_basic_authorization({"Authorization": header})
+        except ValueError:  # e.g. "Basic \xa0" or non-UTF-8 bytes
+            malformed = True
+    methods = tuple(
+        method
+        for method, present in (
+            ("client_secret_basic", bool(header)),
+            ("private_key_jwt", "client_assertion" in form or "client_assertion_type" in form),
+            ("client_secret_post", "client_secret" in form),
+        )
+        if present
+    )
+    client_id = basic[0] or form.get("client_id") or None
+    if client_id is None:
+        client_id = _assertion_issuer(form.get("client_assertion", ""))
+    return Credentials(methods, client_id[:MAX_KEY_LENGTH] if client_id else None, basic, malformed)
+
+
+def _assertion_issuer(assertion: str) -> str | None:
+    """``iss`` of a compact JWS, unverified: it only chooses which counter a failure hits."""
+    if not assertion or len(assertion) > MAX_ASSERTION_LENGTH:
+        return None
+    try:
+        claims = json.loads(extract_compact(assertion.encode()).payload)
+    except (JoseError, ValueError, TypeError, RecursionError):  # RecursionError: deep JSON
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) and issuer else None
+
+
+def secret_client(
+    credentials: Credentials, method: str, endpoint: str, form: Any, query_client: Any
+) -> Any:
+    """client_secret_basic / client_secret_post, from the credentials read once.
+
+    Done here rather than by authlib's registry, which reads the header or form again for
+    each method it tries; the outcomes are authlib's (unknown client, wrong secret, other
+    registered method), with the same descriptions.
+    """
+    if method == "client_secret_basic":
+        client_id, secret = credentials.basic
+    else:
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+    if not (client_id and secret):
+        return None
+    client = query_client(client_id)
+    if not client:
+        raise InvalidClientError(
+            status_code=401, description="The client does not exist on this server."
+        )
+    if client.check_client_secret(secret) and client.check_endpoint_auth_method(method, endpoint):
+        return client
+    return None
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]

@@ -79,10 +79,12 @@ def enabled() -> bool:
     return bool(current_app.config["DPOP_ENABLED"])
 
 
-def request_proof(access_token: str | None = None) -> Proof | None:
+def request_proof(access_token: str | None = None, *, record: bool = True) -> Proof | None:
     """The current request's verified proof, or None when it sends no ``DPoP`` header.
 
     ``access_token`` is given at a protected resource: the proof must then carry its ``ath``.
+    ``record=False`` leaves the jti for ``record_use`` (the token endpoint records it only
+    once the client has authenticated).
     """
     values = request.headers.getlist("DPoP")
     if not values:
@@ -90,20 +92,48 @@ def request_proof(access_token: str | None = None) -> Proof | None:
     if len(values) > 1:
         raise DPoPProofError("Send exactly one DPoP header.")
     uri = str(current_app.config["OAUTH_ISSUER"]) + request.path
-    return validate_proof(values[0], request.method, uri, access_token)
+    return validate_proof(values[0], request.method, uri, access_token, record=record)
 
 
-def validate_proof(proof: str, method: str, uri: str, access_token: str | None = None) -> Proof:
+def validate_proof(
+    proof: str,
+    method: str,
+    uri: str,
+    access_token: str | None = None,
+    *,
+    record: bool = True,
+) -> Proof:
     """RFC 9449 §4.3 for one proof JWT presented with ``method`` ``uri``."""
     jkt, claims = _verify_signature(proof)
     _check_claims(claims, method, uri)
     if access_token is not None and not _ath_matches(claims.get("ath"), access_token):
         raise DPoPProofError("The DPoP proof's ath does not match the access token.")
     _check_nonce(claims.get("nonce"))
-    max_age = int(current_app.config["DPOP_PROOF_MAX_AGE"])
-    if not replay_cache.first_use(f"{jkt} {claims['jti']}", claims["iat"] + max_age):
+    verified = Proof(jkt, claims)
+    if record:
+        record_use(verified)
+    return verified
+
+
+def record_use(proof: Proof, *, commit: bool = True) -> None:
+    """§11.1: remember the proof's jti in every worker and host; a second use is refused.
+
+    ``commit=False``: with the database as replay cache the row joins the caller's
+    transaction (flushed now, so a concurrent second use already fails; the caller commits).
+    """
+    if not replay_cache.first_use(*_replay_key(proof), commit=commit):
         raise DPoPProofError("This DPoP proof was already used.")
-    return Proof(jkt, claims)
+
+
+def keep_use_after_failure(proof: Proof) -> None:
+    """The request that carried ``proof`` failed after ``record_use(commit=False)``: its
+    transaction is dropped, but the proof stays used."""
+    replay_cache.first_use_alone(*_replay_key(proof))
+
+
+def _replay_key(proof: Proof) -> tuple[str, float]:
+    max_age = int(current_app.config["DPOP_PROOF_MAX_AGE"])
+    return f"{proof.jkt} {proof.claims['jti']}", proof.claims["iat"] + max_age
 
 
 def _verify_signature(proof: str) -> tuple[str, dict[str, Any]]:

@@ -1,9 +1,12 @@
 """DPoP at the token endpoint (RFC 9449 §5): which key the issued tokens are bound to.
 
 The token view calls ``check_token_request`` before any grant runs: a bad proof is a 400
-``invalid_dpop_proof`` and nothing is consumed. The proof's key thumbprint waits in
-``flask.g`` for ``TokenIssuingMixin.generate_token``, which binds the access token
-(``cnf.jkt``, ``token_type: DPoP``) and a public client's refresh token to it.
+``invalid_dpop_proof`` and nothing is consumed. The verified proof rides on authlib's request
+object to ``TokenIssuingMixin.generate_token``, which binds the access token (``cnf.jkt``,
+``token_type: DPoP``) and a public client's refresh token to it. Its jti is recorded only
+once the client has authenticated (``record_proof``), in the token's transaction: a request
+with a wrong secret writes nothing. A request refused after that still uses the proof up
+(``keep_proof_after_error``).
 
 ``DPoPBinding`` is an authlib grant extension. Its hook runs after the grant validated the
 request and before anything is consumed (a code, a refresh token), and refuses a client
@@ -19,7 +22,6 @@ import re
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error
-from flask import g
 
 from app.oauth import dpop
 from app.security import constant_time_equals
@@ -33,16 +35,38 @@ class InvalidDPoPProofError(OAuth2Error):  # type: ignore[misc]
     error = "invalid_dpop_proof"
 
 
-def check_token_request() -> None:
-    """Verify the request's proof, if any (and DPoP is on), and remember its key."""
-    proof = dpop.request_proof() if dpop.enabled() else None
-    g.dpop_jkt = proof.jkt if proof else None
+_PROOF = "dpop_proof"
+_RECORDED = "dpop_proof_recorded"
 
 
-def request_jkt() -> str | None:
+def check_token_request(oauth_request: Any) -> None:
+    """Verify the request's proof, if any (and DPoP is on), and keep it on ``oauth_request``;
+    its jti is not recorded yet (``record_proof``)."""
+    proof = dpop.request_proof(record=False) if dpop.enabled() else None
+    setattr(oauth_request, _PROOF, proof)
+
+
+def request_jkt(oauth_request: Any) -> str | None:
     """The thumbprint of the key this token request proved, or None."""
-    jkt: str | None = g.get("dpop_jkt")
-    return jkt
+    proof: dpop.Proof | None = getattr(oauth_request, _PROOF, None)
+    return proof.jkt if proof is not None else None
+
+
+def record_proof(oauth_request: Any) -> None:
+    """The client has authenticated: record the proof's jti (once), in the token's transaction."""
+    proof: dpop.Proof | None = getattr(oauth_request, _PROOF, None)
+    if proof is None or getattr(oauth_request, _RECORDED, False):
+        return
+    dpop.record_use(proof, commit=False)
+    setattr(oauth_request, _RECORDED, True)
+
+
+def keep_proof_after_error(oauth_request: Any) -> None:
+    """An OAuth error after ``record_proof``: the token's transaction is dropped, the proof
+    stays used (RFC 9449 §11.1: a refused request's proof cannot be replayed either)."""
+    proof: dpop.Proof | None = getattr(oauth_request, _PROOF, None)
+    if proof is not None and getattr(oauth_request, _RECORDED, False):
+        dpop.keep_use_after_failure(proof)
 
 
 class DPoPBinding:
@@ -52,7 +76,7 @@ class DPoPBinding:
         grant.register_hook("before_create_token_response", self.check)
 
     def check(self, grant: Any) -> None:
-        jkt = request_jkt()
+        jkt = request_jkt(grant.request)
         client = grant.request.client
         if jkt is None and client.client_metadata.get("dpop_bound_access_tokens"):
             raise InvalidDPoPProofError("This client must send a DPoP proof.")

@@ -15,7 +15,7 @@ from app.oauth.metadata import authorization_server_metadata, openid_configurati
 from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
 from app.oauth.server import GRANT_TYPES, authorization_server
-from app.oauth.throttle import client_endpoint
+from app.oauth.throttle import answer, client_endpoint
 from app.services import keys
 
 bp = Blueprint("oauth", __name__)
@@ -45,9 +45,17 @@ def token() -> ResponseReturnValue:
         raise ValidationError("Missing grant_type.")
     if grant_type not in SUPPORTED_GRANT_TYPES:
         raise ValidationError("This grant_type is not supported.", error="unsupported_grant_type")
-    dpop_binding.check_token_request()  # RFC 9449 §5: before any grant runs
-    response: Response = authorization_server().create_token_response()
-    return response
+    server = authorization_server()
+    oauth_request = server.create_oauth2_request(None)
+    dpop_binding.check_token_request(oauth_request)  # RFC 9449 §5: before any grant runs
+    return answer(server.create_grant_token_response(grant_type, oauth_request), oauth_request)
+
+
+def _endpoint_response(name: str) -> Response:
+    """An authlib endpoint's answer, on a request object the throttle can read back."""
+    server = authorization_server()
+    oauth_request = server.create_oauth2_request(None)
+    return answer(server.create_endpoint_response(name, oauth_request), oauth_request)
 
 
 @bp.post("/device_authorization")
@@ -57,8 +65,7 @@ def device_authorization() -> ResponseReturnValue:
     if not device_flow_enabled():
         abort(404)
     _check_form_post(repeatable=REPEATABLE_PARAMETERS)
-    response: Response = authorization_server().create_endpoint_response("device_authorization")
-    return response
+    return _endpoint_response("device_authorization")
 
 
 @bp.post("/revoke")
@@ -66,8 +73,7 @@ def device_authorization() -> ResponseReturnValue:
 def revoke() -> ResponseReturnValue:
     """RFC 7009 token revocation."""
     _check_form_post()
-    response: Response = authorization_server().create_endpoint_response("revocation")
-    return response
+    return _endpoint_response("revocation")
 
 
 @bp.post("/introspect")
@@ -75,8 +81,7 @@ def revoke() -> ResponseReturnValue:
 def introspect() -> ResponseReturnValue:
     """RFC 7662 token introspection."""
     _check_form_post()
-    response: Response = authorization_server().create_endpoint_response("introspection")
-    return response
+    return _endpoint_response("introspection")
 
 
 @bp.post("/par")
@@ -86,7 +91,9 @@ def pushed_authorization_request() -> ResponseReturnValue:
     if not par.enabled():
         abort(404)
     _check_form_post(repeatable=REPEATABLE_PARAMETERS)
-    return par.push(authorization_server())
+    server = authorization_server()
+    oauth_request = server.create_oauth2_request(None)
+    return answer(par.push(server, oauth_request), oauth_request)
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
+    UnauthorizedClientError,
     grants,
 )
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -58,13 +59,11 @@ class TokenIssuingMixin:
     ) -> dict[str, Any]:
         client: Client = self.request.client
         record = self.grant_record()
-        if scope or self.EMPTY_SCOPE_MEANS_REGISTERED:
-            scope = client.get_allowed_scope(scope)
-        scope = scope or ""
+        scope = self.token_scope(client, scope)
         audience = resource_indicators.token_audience(
             self.request, None if self.ANY_KNOWN_RESOURCE else record
         )
-        jkt = request_jkt()  # RFC 9449 §5: bind to the proven key
+        jkt = request_jkt(self.request)  # RFC 9449 §5: bind to the proven key
         token: dict[str, Any] = {
             "token_type": DPOP_TOKEN_TYPE if jkt else "Bearer",
             "access_token": tokens.issue_access_token(
@@ -78,6 +77,12 @@ class TokenIssuingMixin:
                 record, self.refresh_scope(scope), dpop_jkt=jkt if client.is_public else None
             )
         return token
+
+    def token_scope(self, client: Client, scope: str | None) -> str:
+        """The scope of the token: the requested scopes the client may have."""
+        if scope or self.EMPTY_SCOPE_MEANS_REGISTERED:
+            scope = client.get_allowed_scope(scope)
+        return scope or ""
 
     def may_refresh(self, client: Client, record: Grant) -> bool:
         """RFC 9700 §4.14 / OIDC Core §11: refresh tokens only with offline_access."""
@@ -219,18 +224,34 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
 
 
 class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant):  # type: ignore[misc]
-    """RFC 6749 §4.4: confidential clients acting for themselves; never a refresh token."""
+    """RFC 6749 §4.4: confidential clients acting for themselves; never a refresh token.
+
+    The scope is decided once, here, with authlib's rules in authlib's order (the server's
+    supported scopes, then the client's registered ones; none asked: all registered).
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
     ANY_KNOWN_RESOURCE = True
-    EMPTY_SCOPE_MEANS_REGISTERED = True
+    granted_scope = ""
 
     def validate_token_request(self) -> None:
-        super().validate_token_request()
-        requested = self.request.payload.scope
-        allowed = set(scope_to_list(self.client.scope) or [])
-        if requested and not set(scope_to_list(requested)) <= allowed:
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(
+                f"The client is not authorized to use 'grant_type={self.GRANT_TYPE}'"
+            )
+        self.request.client = client
+        asked = self.request.payload.scope
+        requested = scope_to_list(asked) or []
+        if requested and not set(requested) <= set(self.server.scopes_supported):
+            raise InvalidScopeError()
+        allowed = client.scope.split()
+        if not set(requested) <= set(allowed):
             raise InvalidScopeError("The client may not ask for this scope.")
+        self.granted_scope = " ".join(dict.fromkeys(requested if asked else allowed))
+
+    def token_scope(self, client: Client, scope: str | None) -> str:
+        return self.granted_scope
 
     def grant_record(self) -> Grant:
         return grant_records.client_credentials_grant(self.request.client)

@@ -93,9 +93,8 @@ def metadata(issuer: str) -> dict[str, Any]:
 
 
 # -- POST /par ------------------------------------------------------------------------------
-def push(server: Any) -> Response:
+def push(server: Any, oauth_request: Any) -> Response:
     """RFC 9126 §2: authenticate, validate as /authorize would, store; 201 or a JSON error."""
-    oauth_request = server.create_oauth2_request(None)
     try:
         client = server.authenticate_client(oauth_request, AUTH_METHODS, endpoint="par")
         parameters = _authorization_parameters(client.client_id)

@@ -10,18 +10,26 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
+    ClientAuthentication,
     InvalidClientError,
     InvalidRequestError,
     OAuth2Error,
+    OAuth2Request,
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app
+from flask import request as flask_request
 
 from app.errors import error_response, safe_error_description
 from app.extensions import db
-from app.oauth import dpop
-from app.oauth.client_auth import PrivateKeyJWT
+from app.oauth import dpop, dpop_binding
+from app.oauth.client_auth import (
+    SECRET_METHODS,
+    PrivateKeyJWT,
+    presented_credentials,
+    secret_client,
+)
 from app.oauth.device import DeviceAuthorization, DeviceCodeGrant
 from app.oauth.dpop_binding import DPoPBinding, DPoPKeyParameter
 from app.oauth.grants import (
@@ -32,7 +40,7 @@ from app.oauth.grants import (
 )
 from app.oauth.logout import EndSession
 from app.oauth.oidc import OpenIDCode
-from app.oauth.par import RequirePushedRequests, authorization_request
+from app.oauth.par import AUTHORIZATION_PATH, RequirePushedRequests, authorization_request
 from app.oauth.pkce import S256CodeChallenge
 from app.oauth.request_object import RefuseRequestObjects
 from app.oauth.resource_indicators import ResourceIndicators
@@ -57,6 +65,8 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, app: Flask) -> None:
         super().__init__()
         self.init_app(app, query_client=clients.find_client, save_token=_commit)
+        # Client authentication reads the client through Core, outside the ORM session.
+        self._client_auth = ClientAuthentication(clients.find_client_record)
         self.scopes_supported = SCOPES_SUPPORTED
         self.issuer_parameter = Issuer()
         self.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
@@ -86,15 +96,27 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
         authlib tries each allowed method in turn, so a public client sending a wrong secret
         in a Basic header would fall through to ``none`` and succeed; here the credentials
-        present decide the only method that may be tried.
+        present decide the only method that may be tried. The credentials are read once
+        (``client_auth.presented_credentials``) and the client once, through Core.
+        At the token endpoint a DPoP proof's jti is recorded now, never before.
         """
-        method = presented_auth_method(request)
+        credentials = presented_credentials(flask_request)
+        if len(credentials.methods) > 1:
+            raise InvalidRequestError("Use one client authentication method per request.")
+        method = credentials.method
         try:
-            client = super().authenticate_client(
-                request, [method] if method in methods else [], endpoint
-            )
-            g.authenticated_client_id = client.client_id  # the per-client budget counts it
-            return client
+            if method not in methods:
+                client = None
+            elif method in SECRET_METHODS:
+                if credentials.malformed_basic:
+                    raise ValueError("malformed Basic credentials")
+                client = secret_client(
+                    credentials, method, endpoint, request.form, clients.find_client_record
+                )
+            else:  # private_key_jwt and none: authlib's checks, with the Core lookup
+                client = super().authenticate_client(request, [method], endpoint)
+            if client is None:
+                raise InvalidClientError(status_code=401)
         # ValueError: a Basic header that is not base64 "id:secret"; RecursionError: an
         # assertion whose JSON nests past the json module's depth limit.
         except (ValueError, RecursionError):
@@ -107,11 +129,38 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 error.description = "Client authentication failed."
             error.status_code = 401
             raise
+        request.auth_method = method
+        request.authenticated_client_id = client.client_id  # the per-client budget counts it
+        if endpoint == "token":
+            dpop_binding.record_proof(request)
+        return client
 
     def create_oauth2_request(self, request: Any) -> Any:
-        """At /authorize with a request_uri, the pushed parameters replace the query's
-        (RFC 9126 §4)."""
-        return authorization_request() or super().create_oauth2_request(request)
+        """A request the view built already is used as is. At /authorize with a request_uri
+        (and only there) the pushed parameters replace the query's (RFC 9126 §4)."""
+        if isinstance(request, OAuth2Request):
+            return request
+        if flask_request.path == AUTHORIZATION_PATH:
+            pushed = authorization_request()
+            if pushed is not None:
+                return pushed
+        return super().create_oauth2_request(request)
+
+    def create_grant_token_response(self, grant_type: str, request: OAuth2Request) -> Response:
+        """authlib's ``create_token_response`` for a grant_type the token view already checked:
+        the grant class is picked by name instead of asking every registered grant again."""
+        grant_cls, extensions = {cls.GRANT_TYPE: (cls, ext) for cls, ext in self._token_grants}[
+            grant_type
+        ]
+        grant = grant_cls(request, self)
+        for extension in extensions or ():
+            extension(grant)
+        try:
+            grant.validate_token_request()
+            response: Response = self.handle_response(*grant.create_token_response())
+        except OAuth2Error as error:
+            response = self.handle_error_response(request, error)
+        return response
 
     def get_authorization_grant(self, request: Any) -> Any:
         try:
@@ -121,6 +170,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         """Errors never echo control characters (RFC 6749 §5.2 limits the character set)."""
+        dpop_binding.keep_proof_after_error(request)
         if error.description:
             error.description = safe_error_description(str(error.description))[:300]
         response: Response = super().handle_error_response(request, error)
@@ -133,31 +183,12 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return response
 
 
-def presented_auth_method(request: Any) -> str:
-    """The one client authentication method this request's credentials amount to.
-
-    RFC 6749 §2.3: a client MUST NOT use more than one method in a request; credentials of
-    two methods together (Basic and a body secret, an assertion and a secret) are refused as
-    invalid_request rather than one of them being picked.
-    """
-    form = request.form
-    presented = [
-        method
-        for method, present in (
-            ("client_secret_basic", bool(request.headers.get("Authorization"))),
-            ("private_key_jwt", "client_assertion" in form or "client_assertion_type" in form),
-            ("client_secret_post", "client_secret" in form),
-        )
-        if present
-    ]
-    if len(presented) > 1:
-        raise InvalidRequestError("Use one client authentication method per request.")
-    return presented[0] if presented else "none"
-
-
 def _commit(token: dict[str, Any], request: Any) -> None:
-    """authlib's save_token hook: the grant types added the rows; make them durable."""
-    db.session.commit()
+    """authlib's save_token hook: make durable what the grant wrote (a new grant, a refresh
+    token, a used code, a DPoP jti). Nothing is committed when nothing was written: a
+    client_credentials token of an existing grant is signed, not stored."""
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
 
 
 def build_authorization_server(app: Flask) -> TesseraAuthorizationServer:

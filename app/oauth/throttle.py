@@ -19,51 +19,21 @@ so guessing from it gains nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, g, request
-from joserfc.errors import JoseError
-from joserfc.jws import extract_compact
+from flask import Response, current_app, request
 
 from app.extensions import limiter, source_address
+from app.oauth.client_auth import presented_credentials
 
 View = TypeVar("View", bound=Callable[..., object])
-MAX_KEY_LENGTH = 128
-MAX_ASSERTION_LENGTH = 16 * 1024
+_AUTHENTICATED = "tessera_authenticated_client_id"
 
 
 def claimed_client_id() -> str | None:
-    """The client a request names, before anyone has checked it.
-
-    The Basic user name or ``client_id`` field; for private_key_jwt without ``client_id``
-    (RFC 7523 §3), the ``iss`` of the unverified assertion, used only as a counter key.
-    """
-    try:
-        auth = request.authorization
-    except ValueError:  # e.g. "Basic \xa0": no credentials to name anyone
-        auth = None
-    if auth is not None and auth.type == "basic" and auth.username:
-        return auth.username[:MAX_KEY_LENGTH]
-    if request.mimetype == "application/x-www-form-urlencoded":
-        client_id = request.form.get("client_id")
-        if client_id:
-            return client_id[:MAX_KEY_LENGTH]
-        return _assertion_issuer(request.form.get("client_assertion", ""))
-    return None
-
-
-def _assertion_issuer(assertion: str) -> str | None:
-    """``iss`` of a compact JWS, unverified: it only chooses which counter a failure hits."""
-    if not assertion or len(assertion) > MAX_ASSERTION_LENGTH:
-        return None
-    try:
-        claims = json.loads(extract_compact(assertion.encode()).payload)
-    except (JoseError, ValueError, TypeError, RecursionError):  # RecursionError: deep JSON
-        return None
-    issuer = claims.get("iss") if isinstance(claims, dict) else None
-    return issuer[:MAX_KEY_LENGTH] if isinstance(issuer, str) and issuer else None
+    """The client a request names, before anyone has checked it (see ``Credentials``)."""
+    return presented_credentials(request).client_id
 
 
 def client_key() -> str:
@@ -77,6 +47,13 @@ def client_at_address_key() -> str:
     return f"{client_key()}@{source_address()}"
 
 
+def answer(response: Response, oauth_request: Any) -> Response:
+    """The view's answer, marked with the client ``oauth_request`` authenticated, if any:
+    that call uses up the client's budget."""
+    setattr(response, _AUTHENTICATED, getattr(oauth_request, "authenticated_client_id", None))
+    return response
+
+
 def _setting(name: str) -> Callable[[], str]:
     return lambda: str(current_app.config[name])
 
@@ -88,7 +65,7 @@ def _authentication_failed(response: Response) -> bool:
 def _client_authenticated(response: Response) -> bool:
     """Only a call that proved it is the client uses up that client's budget: anyone can name
     a client_id in a malformed request (400) or a wrong secret (401)."""
-    return g.get("authenticated_client_id") is not None
+    return getattr(response, _AUTHENTICATED, None) is not None
 
 
 def client_endpoint(view: View) -> View:

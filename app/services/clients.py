@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from authlib.oauth2.rfc6749 import ClientMixin
+from sqlalchemy import bindparam, select
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Client
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, resources
+from app.services import audit, hot_reads, resources
 from app.services.client_metadata import (
     SECRET_AUTH_METHODS,
     ClientMetadataError,
@@ -136,6 +137,56 @@ def find_client(client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64:
         return None
     return db.session.get(Client, client_id)
+
+
+class ClientRecord(ClientMixin):  # type: ignore[misc]
+    """A read-only copy of one ``clients`` row, for the endpoints clients authenticate at.
+
+    It answers what the ``Client`` model answers (the same methods and properties, shared,
+    not copied) but belongs to no session: changing a client goes through the model.
+    """
+
+    def __init__(self, values: Mapping[Any, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a ClientRecord is read-only; load the Client model to change it")
+
+    redirect_uris = Client.redirect_uris
+    redirect_uris_digest = Client.redirect_uris_digest
+    grant_types = Client.grant_types
+    response_types = Client.response_types
+    scope = Client.scope
+    post_logout_redirect_uris = Client.post_logout_redirect_uris
+    id_token_signed_response_alg = Client.id_token_signed_response_alg
+    registered_itself = Client.registered_itself
+    is_public = Client.is_public
+    get_client_id = Client.get_client_id
+    get_default_redirect_uri = Client.get_default_redirect_uri
+    get_allowed_scope = Client.get_allowed_scope
+    check_redirect_uri = Client.check_redirect_uri
+    check_client_secret = Client.check_client_secret
+    check_endpoint_auth_method = Client.check_endpoint_auth_method
+    check_response_type = Client.check_response_type
+    check_grant_type = Client.check_grant_type
+
+
+# Built once: every column of the row, by primary key (its compiled form is cached).
+_CLIENT_BY_ID = select(*Client.__table__.columns).where(
+    Client.__table__.c.client_id == bindparam("client_id")
+)
+
+
+def find_client_record(client_id: str) -> ClientRecord | None:
+    """The client as stored right now, read through Core (client authentication's lookup).
+
+    Not cached: a deletion or a secret rotation made at any host counts from the next
+    request on. One primary-key read costs tens of microseconds.
+    """
+    if not client_id or len(client_id) > 64:
+        return None
+    row = hot_reads.first_row(_CLIENT_BY_ID, {"client_id": client_id})
+    return ClientRecord(row._mapping) if row is not None else None
 
 
 def get_client(client_id: str) -> Client:

@@ -13,6 +13,7 @@ from app.models import Client, Grant, User
 from app.models.grant import KIND_CLIENT_CREDENTIALS
 from app.models.types import utcnow
 from app.security import new_token
+from app.services import hot_reads
 
 
 def create_grant(
@@ -45,23 +46,29 @@ def create_grant(
     return grant
 
 
-# Built once with bind parameters: building this select on every client_credentials call
-# cost as much as running it.
+# Built once with bind parameters (building this select per call cost as much as running it);
+# Core on the grants table, so the hot read needs no ORM session.
+_GRANTS = Grant.__table__.c
 _CLIENT_OWN_GRANT = (
-    select(Grant)
-    .where(Grant.client_id == bindparam("client_id"), Grant.kind == KIND_CLIENT_CREDENTIALS)
-    .where(Grant.revoked_at.is_(None), Grant.expires_at > bindparam("now"))
-    .order_by(Grant.created_at.desc())
+    select(*_GRANTS)
+    .where(_GRANTS.client_id == bindparam("client_id"), _GRANTS.kind == KIND_CLIENT_CREDENTIALS)
+    .where(_GRANTS.revoked_at.is_(None), _GRANTS.expires_at > bindparam("now"))
+    .order_by(_GRANTS.created_at.desc())
     .limit(1)
 )
 
 
 def client_credentials_grant(client: Client) -> Grant:
-    """The client's own grant for client_credentials tokens, created on first use."""
-    grant = db.session.scalar(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
-    if grant is None:
-        grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
-        db.session.flush()
+    """The client's own grant for client_credentials tokens, created on first use.
+
+    An existing grant comes back as a copy outside the session (read it, never change it:
+    tokens only need its id); a new one is added to the session for the caller to commit.
+    """
+    row = hot_reads.first_row(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
+    if row is not None:
+        return Grant(**row._mapping)
+    grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
+    db.session.flush()
     return grant
 
 

@@ -25,19 +25,35 @@ REDIS_KEY_PREFIX = "tessera:dpop-jti:"
 REDIS_TIMEOUT = 2  # seconds to connect or answer
 
 
-def first_use(identifier: str, expires_at: float) -> bool:
-    """Record ``identifier`` until ``expires_at`` (epoch seconds); False if seen before."""
+def first_use(identifier: str, expires_at: float, *, commit: bool = True) -> bool:
+    """Record ``identifier`` until ``expires_at`` (epoch seconds); False if seen before.
+
+    ``commit=False``: in the database the row is flushed into the caller's transaction (a
+    second use fails at once, in any worker) and the caller commits; Redis stores it at once.
+    """
     key = hash_token(identifier)
     uri = current_app.config["REPLAY_CACHE_URI"]
     if uri:
         return _first_use_in_redis(uri, key, expires_at)
-    return _first_use_in_database(key, expires_at)
+    return _first_use_in_database(key, expires_at, commit)
 
 
-def _first_use_in_database(key: str, expires_at: float) -> bool:
+def first_use_alone(identifier: str, expires_at: float) -> None:
+    """After ``first_use(commit=False)`` when the caller's transaction is abandoned: drop it
+    and keep the identifier used on its own (Redis holds it already)."""
+    if current_app.config["REPLAY_CACHE_URI"]:
+        return
+    db.session.rollback()
+    _first_use_in_database(hash_token(identifier), expires_at, True)
+
+
+def _first_use_in_database(key: str, expires_at: float, commit: bool) -> bool:
     try:
         db.session.add(UsedDPoPProof(key=key, expires_at=datetime.fromtimestamp(expires_at, UTC)))
-        db.session.commit()
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
     except IntegrityError:
         db.session.rollback()
         return False
