@@ -160,6 +160,33 @@ def test_a_proof_is_accepted_once(
     assert client_credentials(oauth, cc, other).status_code == 200
 
 
+def test_a_proof_sent_with_a_wrong_secret_stores_nothing(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient, key: DPoPClient
+) -> None:
+    """Issue 14: the jti is recorded only once the client has authenticated, so a caller
+    without the secret writes nothing, and the proof still works for the real client."""
+    proof = key.proof("POST", token_url(oauth))
+    wrong = RegisteredClient(cc.client_id, "not-the-secret", cc.metadata)
+    refused = client_credentials(oauth, wrong, proof)
+    assert refused.status_code == 401, refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(UsedDPoPProof).count() == 0
+    response = client_credentials(oauth, cc, proof)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json is not None and response.json["token_type"] == "DPoP"
+    assert_error(client_credentials(oauth, cc, proof), "invalid_dpop_proof")
+
+
+def test_a_proof_of_a_refused_authenticated_request_stays_used(
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient, key: DPoPClient
+) -> None:
+    """Refused after authentication (here invalid_scope): the proof cannot come back."""
+    proof = key.proof("POST", token_url(oauth))
+    refused = post_token(oauth, cc, proof, grant_type="client_credentials", scope="openid")
+    assert_error(refused, "invalid_scope")
+    assert_error(client_credentials(oauth, cc, proof), "invalid_dpop_proof")
+
+
 def test_used_proof_ids_are_purged_after_their_window(
     app: Flask, oauth: OAuthActions, cc: RegisteredClient, key: DPoPClient
 ) -> None:
@@ -341,6 +368,19 @@ def test_the_redis_replay_cache_refuses_a_second_use(
         assert db.session.query(UsedDPoPProof).count() == 0  # Redis, not the database
     (name,) = [n for n in store.scan_iter(f"{REDIS_KEY_PREFIX}*") if n not in before]
     assert 0 < store.ttl(name) <= 300
+
+
+@pytest.mark.redis
+def test_with_redis_a_proof_sent_with_a_wrong_secret_stores_nothing(
+    redis_url: str, oauth: OAuthActions, cc: RegisteredClient, key: DPoPClient
+) -> None:
+    store = redis.Redis.from_url(redis_url)
+    before = set(store.scan_iter(f"{REDIS_KEY_PREFIX}*"))
+    proof = key.proof("POST", token_url(oauth))
+    wrong = RegisteredClient(cc.client_id, "not-the-secret", cc.metadata)
+    assert client_credentials(oauth, wrong, proof).status_code == 401
+    assert set(store.scan_iter(f"{REDIS_KEY_PREFIX}*")) == before
+    assert client_credentials(oauth, cc, proof).status_code == 200
 
 
 @pytest.mark.redis
