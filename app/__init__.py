@@ -64,15 +64,28 @@ def register_input_guards(app: Flask) -> None:
 
     @app.before_request
     def _refuse_nul() -> None:
+        query = request.query_string
         try:  # gunicorn refuses such a request line itself; other WSGI servers pass it on
-            request.query_string.decode()
+            query.decode()
         except UnicodeDecodeError:
             abort(400, "The query string is not valid UTF-8.")
-        values = [request.path, *(v for _, v in request.args.items(multi=True))]
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values = [request.path]
+        # A decoded NUL comes only from "%00" or a raw NUL byte: without either in the raw
+        # query or form body, no value can hold one and nothing needs parsing here (the
+        # view parses the form itself, once; get_data keeps the body for that).
+        if _may_hold_nul(query):
+            values += [v for _, v in request.args.items(multi=True)]
+        if request.mimetype == "multipart/form-data" or (
+            request.mimetype == "application/x-www-form-urlencoded"
+            and _may_hold_nul(request.get_data(cache=True))
+        ):
             values += [v for _, v in request.form.items(multi=True)]
         if any("\x00" in value for value in values):
             abort(400, "The request contains a NUL character.")
+
+
+def _may_hold_nul(raw: bytes) -> bool:
+    return b"%00" in raw or b"\x00" in raw
 
 
 PHOTO_UPLOAD_ENDPOINTS = {"api.upload_photo", "my_photos.upload"}

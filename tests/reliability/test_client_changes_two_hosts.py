@@ -99,9 +99,7 @@ def test_the_end_of_a_grace_period_counts_at_every_host(
 ) -> None:
     a, b = hosts
     old = cc.client_secret or ""
-    new = json.loads(at_host(a, "rotate-secret", cc.client_id, "--grace", "3600"))[
-        "client_secret"
-    ]
+    new = json.loads(at_host(a, "rotate-secret", cc.client_id, "--grace", "3600"))["client_secret"]
     assert token_status(b, cc.client_id, old) == 200  # within the grace period
     assert token_status(b, cc.client_id, new) == 200
     with app.app_context():  # the grace period runs out (as the clock would make it)
