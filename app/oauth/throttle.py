@@ -15,20 +15,59 @@ answers 429 with ``Retry-After`` and an RFC 6749 §5.2-shaped body (errors.py).
 Failures only ever slow down the address they come from: knowing a client_id is not enough to
 lock the client out (pen-test item 6). A throttled address waits even with the right secret,
 so guessing from it gains nothing.
+
+The four limits are checked here on Flask-Limiter's strategy and storage, with its keys,
+order, 429 answer and ``X-RateLimit-*`` headers, but without its per-request machinery (limit
+resolution, string parsing, request context), which cost about a tenth of a /token call: the
+limit strings are parsed once per value, the keys computed once, and the storage is asked only
+what the answer needs.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from flask import Response, current_app, request
+from flask import Flask, Response, after_this_request, current_app, request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import RateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter, source_address
 from app.oauth.client_auth import presented_credentials
 
 View = TypeVar("View", bound=Callable[..., object])
 _AUTHENTICATED = "tessera_authenticated_client_id"
+EXTENSION_KEY = "tessera.client_throttle"
+STORAGE_RECHECK_SECONDS = 5  # after a storage failure, per-worker memory counts this long
+log = logging.getLogger(__name__)
+
+# When a limit counts a call: always (before the view), or after the answer when the caller
+# authenticated as the client, or when client authentication failed (401).
+ALWAYS, AUTHENTICATED, FAILED = "always", "authenticated", "failed"
+
+
+@dataclass(frozen=True)
+class _Limit:
+    setting: str
+    scope: str | None  # a shared scope; None: the endpoint's own counter
+    key: str  # "address", "client" or "client@address"
+    counts: str
+
+
+# Flask-Limiter's order (the order the decorators used to register them): it decides which
+# limit's numbers the X-RateLimit-* headers show and which breach is reported first.
+LIMITS = (
+    _Limit("OAUTH_LIMIT_PER_IP", None, "address", ALWAYS),
+    _Limit("OAUTH_LIMIT_PER_CLIENT", None, "client", AUTHENTICATED),
+    _Limit("CLIENT_AUTH_FAILURE_LIMIT", "client-auth-failures", "client@address", FAILED),
+    _Limit("CLIENT_AUTH_FAILURE_LIMIT_PER_IP", "client-auth-failures-ip", "address", FAILED),
+)
 
 
 def claimed_client_id() -> str | None:
@@ -54,39 +93,150 @@ def answer(response: Response, oauth_request: Any) -> Response:
     return response
 
 
-def _setting(name: str) -> Callable[[], str]:
-    return lambda: str(current_app.config[name])
+@functools.lru_cache(maxsize=64)
+def _items(value: str) -> tuple[RateLimitItem, ...]:
+    """A limit string parsed once (limits' parser costs more than the check)."""
+    return tuple(parse_many(value))
 
 
-def _authentication_failed(response: Response) -> bool:
+@dataclass
+class _Check:
+    """One limit item as this request counts it."""
+
+    item: RateLimitItem
+    identifiers: tuple[str, ...]  # [key prefix,] key, scope: Flask-Limiter's storage key
+    counts: str
+    shared: bool
+
+
+@dataclass
+class _State:
+    """Per app: the fallback counters used while the configured storage does not answer."""
+
+    fallback: RateLimiter | None = None
+    down_until: float = 0.0
+
+
+def _state(app: Flask) -> _State:
+    state: _State | None = app.extensions.get(EXTENSION_KEY)
+    if state is None:
+        state = app.extensions[EXTENSION_KEY] = _State()
+    return state
+
+
+def _strategy(state: _State) -> RateLimiter:
+    if state.down_until > time.monotonic() and state.fallback is not None:
+        return state.fallback
+    return limiter.limiter
+
+
+def _run(state: _State, operation: str, check: _Check, cost: int = 1) -> Any:
+    """One strategy call; on a storage failure, per-worker memory answers (and counts) for
+    STORAGE_RECHECK_SECONDS, as Flask-Limiter's in-memory fallback does."""
+    strategy = _strategy(state)
+    try:
+        if operation == "window":
+            return strategy.get_window_stats(check.item, *check.identifiers)
+        return getattr(strategy, operation)(check.item, *check.identifiers, cost=cost)
+    except Exception:
+        if strategy is state.fallback or not current_app.config.get(
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True
+        ):
+            raise
+        log.warning("Rate limit storage unreachable - falling back to in-memory storage")
+        if state.fallback is None:
+            state.fallback = type(limiter.limiter)(MemoryStorage())
+        state.down_until = time.monotonic() + STORAGE_RECHECK_SECONDS
+        return _run(state, operation, check, cost)
+
+
+def _checks(endpoint: str) -> list[_Check]:
+    config = current_app.config
+    prefix = str(config.get("RATELIMIT_KEY_PREFIX", ""))
+    address = source_address()
+    client = client_key()
+    keys = {"address": address, "client": client, "client@address": f"{client}@{address}"}
+    checks = [
+        _Check(
+            item,
+            _identifiers(prefix, keys[limit.key], limit.scope or endpoint),
+            limit.counts,
+            limit.scope is not None,
+        )  # fmt: skip
+        for limit in LIMITS
+        for item in _items(str(config[limit.setting]))
+    ]
+    checks.sort(key=lambda check: check.item.GRANULARITY.seconds)  # stable, as Flask-Limiter
+    return checks
+
+
+def _identifiers(prefix: str, key: str, scope: str) -> tuple[str, ...]:
+    return (prefix, key, scope) if prefix else (key, scope)
+
+
+def _should_count(check: _Check, response: Response) -> bool:
+    if check.counts == AUTHENTICATED:
+        return getattr(response, _AUTHENTICATED, None) is not None
     return response.status_code == 401
 
 
-def _client_authenticated(response: Response) -> bool:
-    """Only a call that proved it is the client uses up that client's budget: anyone can name
-    a client_id in a malformed request (400) or a wrong secret (401)."""
-    return getattr(response, _AUTHENTICATED, None) is not None
+def _add_headers(state: _State, response: Response, check: _Check) -> None:
+    """Flask-Limiter's X-RateLimit-* headers and Retry-After, for ``check``'s window."""
+    config = current_app.config
+    if not config.get("RATELIMIT_HEADERS_ENABLED", False):
+        return
+    window = _run(state, "window", check)
+    reset_at = int(window.reset_time + 1)
+    headers = response.headers
+    headers.add(config.get("RATELIMIT_HEADER_LIMIT", "X-RateLimit-Limit"), str(check.item.amount))
+    headers.add(config.get("RATELIMIT_HEADER_REMAINING", "X-RateLimit-Remaining"),
+                str(window.remaining))  # fmt: skip
+    headers.add(config.get("RATELIMIT_HEADER_RESET", "X-RateLimit-Reset"), str(reset_at))
+    headers.set(config.get("RATELIMIT_HEADER_RETRY_AFTER", "Retry-After"),
+                str(int(reset_at - time.time())))  # fmt: skip
+
+
+def _throttle() -> None:
+    """Check the limits before the view; count the conditional ones after its answer."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = _state(app)
+    checks = _checks(request.endpoint or "")
+    evaluated: list[_Check] = []
+    breached: _Check | None = None
+    for check in checks:
+        operation = "hit" if check.counts == ALWAYS else "test"
+        evaluated.append(check)
+        if not _run(state, operation, check):
+            breached = check
+            break
+    shown = breached or next((c for c in evaluated if not c.shared), evaluated[0])
+
+    @after_this_request
+    def _count_and_show(response: Response) -> Response:
+        for check in evaluated:
+            if check.counts != ALWAYS and check is not breached and _should_count(check, response):
+                try:
+                    _run(state, "hit", check)
+                except Exception:
+                    log.exception("Failed to deduct rate limit. Swallowing error")
+        try:
+            _add_headers(state, response, shown)
+        except Exception:
+            log.exception("Failed to update rate limit headers. Swallowing error")
+        return response
+
+    if breached is not None:
+        log.info("ratelimit %s exceeded at endpoint: %s", breached.item, request.endpoint)
+        raise TooManyRequests(description=str(breached.item))
 
 
 def client_endpoint(view: View) -> View:
     """Apply the client throttles to a view where clients authenticate."""
-    throttled: Callable[..., object] = view
-    throttled = limiter.limit(_setting("OAUTH_LIMIT_PER_IP"), key_func=source_address)(throttled)
-    throttled = limiter.limit(
-        _setting("OAUTH_LIMIT_PER_CLIENT"),
-        key_func=client_key,
-        deduct_when=_client_authenticated,
-    )(throttled)
-    throttled = limiter.shared_limit(
-        _setting("CLIENT_AUTH_FAILURE_LIMIT"),
-        scope="client-auth-failures",
-        key_func=client_at_address_key,
-        deduct_when=_authentication_failed,
-    )(throttled)
-    throttled = limiter.shared_limit(
-        _setting("CLIENT_AUTH_FAILURE_LIMIT_PER_IP"),
-        scope="client-auth-failures-ip",
-        key_func=source_address,
-        deduct_when=_authentication_failed,
-    )(throttled)
+
+    @functools.wraps(view)
+    def throttled(*args: Any, **kwargs: Any) -> object:
+        if limiter.enabled:
+            _throttle()
+        return view(*args, **kwargs)
+
     return cast(View, throttled)

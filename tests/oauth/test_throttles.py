@@ -8,16 +8,31 @@ call answers 429 with Retry-After and an RFC 6749 §5.2-shaped JSON body, and is
 
 from __future__ import annotations
 
+import os
 import time
 from base64 import b64encode
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 
+from tests.helpers import skip_or_fail
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.fixture(autouse=True, params=["memory", "redis"])
+def storage(request: pytest.FixtureRequest, app_config: dict[str, Any]) -> str:
+    """Every throttle behaves the same with per-worker memory and with Redis."""
+    if request.param == "redis":
+        url = os.environ.get("TEST_REDIS_URL")
+        if not url:
+            skip_or_fail("Redis throttle tests need TEST_REDIS_URL")
+        redis.Redis.from_url(url).flushdb()
+        app_config["RATELIMIT_STORAGE_URI"] = url
+    return str(request.param)
 
 
 def client_credentials(oauth: OAuthActions, client: RegisteredClient, **form: Any) -> Any:
