@@ -109,10 +109,34 @@ class _Check:
     shared: bool
 
 
+class _MemoryCounters(MemoryStorage):
+    """``memory://`` counters without limits' clean-up thread.
+
+    MemoryStorage starts a timer thread for its clean-up whenever the last one has finished
+    (every 10 ms under load), from the request thread, which waits for it to start: about a
+    tenth of /token's samples on a busy host. Expired counters are dropped when read anyway
+    (``MemoryStorage.get``); here the sweep of the others runs inline, at most once a minute.
+    """
+
+    SWEEP_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = time.monotonic() + self.SWEEP_SECONDS
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the timer thread
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 @dataclass
 class _State:
-    """Per app: the fallback counters used while the configured storage does not answer."""
+    """Per app: the strategy on the counters (Flask-Limiter's storage, or ``_MemoryCounters``
+    for ``memory://``), and the fallback used while the configured storage does not answer."""
 
+    primary: RateLimiter
     fallback: RateLimiter | None = None
     down_until: float = 0.0
 
@@ -120,14 +144,17 @@ class _State:
 def _state(app: Flask) -> _State:
     state: _State | None = app.extensions.get(EXTENSION_KEY)
     if state is None:
-        state = app.extensions[EXTENSION_KEY] = _State()
+        strategy = limiter.limiter
+        if isinstance(limiter.storage, MemoryStorage):  # per worker either way
+            strategy = type(strategy)(_MemoryCounters())
+        state = app.extensions[EXTENSION_KEY] = _State(strategy)
     return state
 
 
 def _strategy(state: _State) -> RateLimiter:
     if state.down_until > time.monotonic() and state.fallback is not None:
         return state.fallback
-    return limiter.limiter
+    return state.primary
 
 
 def _run(state: _State, operation: str, check: _Check, cost: int = 1) -> Any:
@@ -145,7 +172,7 @@ def _run(state: _State, operation: str, check: _Check, cost: int = 1) -> Any:
             raise
         log.warning("Rate limit storage unreachable - falling back to in-memory storage")
         if state.fallback is None:
-            state.fallback = type(limiter.limiter)(MemoryStorage())
+            state.fallback = type(state.primary)(_MemoryCounters())
         state.down_until = time.monotonic() + STORAGE_RECHECK_SECONDS
         return _run(state, operation, check, cost)
 
