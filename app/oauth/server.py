@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidRequestError,
     OAuth2Error,
     OAuth2Request,
+    UnsupportedGrantTypeError,
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -116,7 +117,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             else:  # private_key_jwt and none: authlib's checks, with the Core lookup
                 client = super().authenticate_client(request, [method], endpoint)
             if client is None:
-                raise InvalidClientError(status_code=401)
+                raise InvalidClientError(description="Client authentication failed.")
         # ValueError: a Basic header that is not base64 "id:secret"; RecursionError: an
         # assertion whose JSON nests past the json module's depth limit.
         except (ValueError, RecursionError):
@@ -152,12 +153,15 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         grant_cls, extensions = {cls.GRANT_TYPE: (cls, ext) for cls, ext in self._token_grants}[
             grant_type
         ]
-        grant = grant_cls(request, self)
-        for extension in extensions or ():
-            extension(grant)
+        response: Response
         try:
+            if not grant_cls.check_token_endpoint(request):  # e.g. the device flow switched off
+                raise UnsupportedGrantTypeError(grant_type)
+            grant = grant_cls(request, self)
+            for extension in extensions or ():
+                extension(grant)
             grant.validate_token_request()
-            response: Response = self.handle_response(*grant.create_token_response())
+            response = self.handle_response(*grant.create_token_response())
         except OAuth2Error as error:
             response = self.handle_error_response(request, error)
         return response
