@@ -171,9 +171,9 @@ class ClientRecord(ClientMixin):  # type: ignore[misc]
     check_grant_type = Client.check_grant_type
 
 
-# Built once: every column of the row, by primary key (its compiled form is cached).
-_CLIENT_BY_ID = select(*Client.__table__.columns).where(
-    Client.__table__.c.client_id == bindparam("client_id")
+# Built once: every column of the row, by primary key.
+_CLIENT_BY_ID = hot_reads.PreparedRead(
+    select(*Client.__table__.columns).where(Client.__table__.c.client_id == bindparam("client_id"))
 )
 
 
@@ -185,8 +185,8 @@ def find_client_record(client_id: str) -> ClientRecord | None:
     """
     if not client_id or len(client_id) > 64:
         return None
-    row = hot_reads.first_row(_CLIENT_BY_ID, {"client_id": client_id})
-    return ClientRecord(row._mapping) if row is not None else None
+    row = _CLIENT_BY_ID.first({"client_id": client_id})
+    return ClientRecord(row) if row is not None else None
 
 
 def get_client(client_id: str) -> Client:

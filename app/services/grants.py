@@ -47,9 +47,9 @@ def create_grant(
 
 
 # Built once with bind parameters (building this select per call cost as much as running it);
-# Core on the grants table, so the hot read needs no ORM session.
+# a PreparedRead on the grants table, so the hot read needs no ORM session.
 _GRANTS = Grant.__table__.c
-_CLIENT_OWN_GRANT = (
+_CLIENT_OWN_GRANT = hot_reads.PreparedRead(
     select(*_GRANTS)
     .where(_GRANTS.client_id == bindparam("client_id"), _GRANTS.kind == KIND_CLIENT_CREDENTIALS)
     .where(_GRANTS.revoked_at.is_(None), _GRANTS.expires_at > bindparam("now"))
@@ -64,9 +64,9 @@ def client_credentials_grant(client: Client) -> Grant:
     An existing grant comes back as a copy outside the session (read it, never change it:
     tokens only need its id); a new one is added to the session for the caller to commit.
     """
-    row = hot_reads.first_row(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
+    row = _CLIENT_OWN_GRANT.first({"client_id": client.client_id, "now": utcnow()})
     if row is not None:
-        return Grant(**row._mapping)
+        return Grant(**row)
     grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
     db.session.flush()
     return grant
