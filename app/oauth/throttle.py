@@ -94,9 +94,14 @@ def answer(response: Response, oauth_request: Any) -> Response:
 
 
 @functools.lru_cache(maxsize=64)
-def _items(value: str) -> tuple[RateLimitItem, ...]:
-    """A limit string parsed once (limits' parser costs more than the check)."""
-    return tuple(parse_many(value))
+def _layout(values: tuple[str, ...]) -> tuple[tuple[RateLimitItem, _Limit], ...]:
+    """Every limit item of LIMITS (their setting ``values``), in Flask-Limiter's order: by
+    window length, stably. Parsed and sorted once per set of values, not per request."""
+    items = [
+        (item, limit) for limit, value in zip(LIMITS, values, strict=True)
+        for item in parse_many(value)
+    ]  # fmt: skip
+    return tuple(sorted(items, key=lambda pair: pair[0].GRANULARITY.seconds))
 
 
 @dataclass
@@ -183,18 +188,16 @@ def _checks(endpoint: str) -> list[_Check]:
     address = source_address()
     client = client_key()
     keys = {"address": address, "client": client, "client@address": f"{client}@{address}"}
-    checks = [
+    layout = _layout(tuple(str(config[limit.setting]) for limit in LIMITS))
+    return [
         _Check(
             item,
             _identifiers(prefix, keys[limit.key], limit.scope or endpoint),
             limit.counts,
             limit.scope is not None,
         )  # fmt: skip
-        for limit in LIMITS
-        for item in _items(str(config[limit.setting]))
+        for item, limit in layout
     ]
-    checks.sort(key=lambda check: check.item.GRANULARITY.seconds)  # stable, as Flask-Limiter
-    return checks
 
 
 def _identifiers(prefix: str, key: str, scope: str) -> tuple[str, ...]:
