@@ -135,17 +135,17 @@ def _execute(engine: Engine, sql: str, arguments: Any) -> Any:
     """The first row of ``sql``; one retry on a fresh connection after a disconnect."""
     dialect = engine.dialect
     for attempt in (1, 2):
-        connection = _connection(engine, fresh=attempt == 2)
-        cursor = None
+        connection = cursor = None
         try:
+            connection = _connection(engine, fresh=attempt == 2)
             cursor = connection.cursor()
             cursor.execute(sql, arguments)
             row = cursor.fetchone()
             cursor.close()
             return row
         except dialect.loaded_dbapi.Error as exc:
-            disconnected = dialect.is_disconnect(exc, connection, cursor)
-            if disconnected and attempt == 1:
+            disconnected = connection is None or dialect.is_disconnect(exc, connection, cursor)
+            if disconnected and attempt == 1 and connection is not None:
                 continue
             if disconnected:  # the next read opens a new one
                 _forget()
