@@ -112,7 +112,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 if credentials.malformed_basic:
                     raise ValueError("malformed Basic credentials")
                 client = secret_client(
-                    credentials, method, endpoint, request.form, clients.find_client_record
+                    credentials, method, endpoint, request.form, _client_query(request, endpoint)
                 )
             else:  # private_key_jwt and none: authlib's checks, with the Core lookup
                 client = super().authenticate_client(request, [method], endpoint)
@@ -185,6 +185,13 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         response: Response = self.handle_error_response(request, error)
         self.issuer_parameter.add_issuer_parameter(self, response)
         return response
+
+
+def _client_query(request: Any, endpoint: str) -> Any:
+    """The client lookup: for a client_credentials token, with the client's own grant."""
+    if endpoint == "token" and request.payload.grant_type == "client_credentials":
+        return lambda client_id: clients.find_client_record(client_id, own_grant=True)
+    return clients.find_client_record
 
 
 def _commit(token: dict[str, Any], request: Any) -> None:

@@ -64,6 +64,9 @@ def client_credentials_grant(client: Client) -> Grant:
     An existing grant comes back as a copy outside the session (read it, never change it:
     tokens only need its id); a new one is added to the session for the caller to commit.
     """
+    known: Grant | None = getattr(client, "own_grant", None)  # read with the client
+    if known is not None:
+        return known
     row = _CLIENT_OWN_GRANT.first({"client_id": client.client_id, "now": utcnow()})
     if row is not None:
         return Grant(**row)
