@@ -14,23 +14,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ConfigError, load_config
 from app.errors import SERVICE_UNAVAILABLE_RETRY_AFTER
-from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.extensions import db, init_csrf, init_limiter, init_login_manager, login_manager, migrate
 from app.file_modes import secure_instance
 from app.session_cookie import LeanCookieSessionInterface
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Endpoints with a rate limit; every other request skips the limiter (extensions.py).
-THROTTLED_ENDPOINTS = frozenset(
-    {
-        "oauth.token",
-        "oauth.introspect",
-        "oauth.revoke",
-        "oauth.pushed_authorization_request",
-        "oauth.device_authorization",
-        "device.verify",
-        "registration.register",
-    }
-)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -97,12 +85,11 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    login_manager.init_app(app)
+    init_login_manager(app)
     configure_login_manager(login_manager)
-    csrf.init_app(app)
+    init_csrf(app)
     register_retry_after(app)  # before the limiter: after_request hooks run in reverse order
-    limiter.init_app(app)
-    app.extensions["throttled_endpoints"] = THROTTLED_ENDPOINTS
+    init_limiter(app)
     if hops := app.config["PROXY_FIX_X_FOR"]:
         # Behind TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host.
         proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
