@@ -6,6 +6,7 @@ The limiter, CSRF and Flask-Login hooks skip requests they have nothing to do fo
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -83,3 +84,13 @@ def test_a_signed_in_browser_keeps_its_session_cookie(
     assert response.status_code == 200
     assert response.headers["Vary"] == "Cookie"
     assert b"bob" in response.data
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT_PER_IP="2 per 1 second")
+def test_a_memory_counter_still_ends_with_its_window(client: FlaskClient) -> None:
+    def status() -> int:
+        return client.post("/token", data={"grant_type": "client_credentials"}).status_code
+
+    assert [status() for _ in range(3)] == [401, 401, 429]
+    time.sleep(1.1)
+    assert status() == 401
