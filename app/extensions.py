@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request, session
@@ -11,7 +12,6 @@ from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.constants import ConfigVars
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -36,7 +36,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -102,6 +101,13 @@ def _only_where_limited(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return hook(value) if hasattr(request_ctx, _LIMITER_STATE) else value
 
     return run_if_limited
+
+
+def init_migrate(app: Flask, directory: Path) -> None:
+    """Flask-Migrate and ``flask db``; imported here, so a server that never migrates skips it."""
+    from flask_migrate import Migrate
+
+    Migrate(render_as_batch=True).init_app(app, db, directory=str(directory))
 
 
 def init_login_manager(app: Flask) -> None:
