@@ -15,12 +15,13 @@ from authlib.oauth2.rfc6749 import (
     InvalidScopeError,
     grants,
 )
+from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import current_app
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
+from app.models import AuthorizationCode, Client, Grant, User
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.oauth import dpop, resource_indicators
@@ -189,29 +190,79 @@ def _consume_code(code: AuthorizationCode) -> bool:
 
 
 class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: ignore[misc]
-    """RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2)."""
+    """RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+
+    authlib checks the client, its refresh_token grant type, that the token is the client's
+    and the scope narrowing; ``DPoPBinding`` runs before anything is spent. The token, its
+    grant and its user are read in one query (``tokens.read_refresh_token``); the access
+    token is signed first, then ``tokens.consume_refresh_token`` spends the token and stores
+    its successor in one short transaction that the service commits.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+    INVALID = "The refresh token is invalid, expired or already used."
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        return tokens.find_refresh_token(refresh_token)
+    def authenticate_refresh_token(self, refresh_token: str) -> tokens.RefreshTokenRecord | None:
+        return tokens.read_refresh_token(refresh_token)
 
-    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
-        """Consume the refresh token; a second use revokes the grant."""
-        if not tokens.consume_refresh_token(refresh_token):
-            raise InvalidGrantError("The refresh token is invalid, expired or already used.")
-        record = db.session.get(Grant, refresh_token.grant_id)
-        user = db.session.get(User, record.user_id) if record and record.user_id else None
-        return user if user is not None and user.is_active else None
+    def authenticate_user(self, refresh_token: tokens.RefreshTokenRecord) -> User | None:
+        """The grant's active user. A spent token is reuse: the grant is revoked."""
+        if not refresh_token.usable(utcnow()):
+            raise InvalidGrantError(self.INVALID)
+        if refresh_token.used_at is not None:
+            try:
+                tokens.refuse_reused_refresh_token(refresh_token)
+            except tokens.RefreshTokenReused:
+                raise InvalidGrantError(self.INVALID) from None
+        return refresh_token.user()
 
-    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        """Already marked used by ``authenticate_user``."""
+    @hooked  # type: ignore[untyped-decorator]  # runs the DPoPBinding hook first
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """authlib's steps without ``save_token``: the service already committed, and a second,
+        empty commit is not free."""
+        refresh_token = self.request.refresh_token
+        user = self.authenticate_user(refresh_token)
+        if not user:
+            raise InvalidRequestError("There is no 'user' for this token.")
+        token = self.issue_token(user, refresh_token)
+        self.request.user = user
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+    def generate_token(
+        self,
+        user: User | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        """The access token first (the slow part), then the token is spent and its successor
+        stored together, so a used refresh token never mints."""
+        token = super().generate_token(user, scope, grant_type, expires_in, False)
+        client: Client = self.request.client
+        record: tokens.RefreshTokenRecord = self.request.refresh_token
+        successor_scope = (
+            self.refresh_scope(token["scope"])
+            if include_refresh_token and self.may_refresh(client, record.grant)
+            else None
+        )
+        try:
+            successor = tokens.consume_refresh_token(
+                record, successor_scope, dpop_jkt=request_jkt() if client.is_public else None
+            )
+        except tokens.RefreshTokenReused:
+            raise InvalidGrantError(self.INVALID) from None
+        if successor is not None:
+            token["refresh_token"] = successor
+        return token
+
+    def revoke_old_credential(self, refresh_token: tokens.RefreshTokenRecord) -> None:
+        """Already spent by ``generate_token``."""
 
     def grant_record(self) -> Grant:
-        record = db.session.get(Grant, self.request.refresh_token.grant_id)
-        assert record is not None
-        return record
+        grant: Grant = self.request.refresh_token.grant
+        return grant
 
     def refresh_scope(self, scope: str) -> str:
         """A narrowed refresh keeps the refresh token's original reach (RFC 6749 §6)."""

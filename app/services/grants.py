@@ -65,12 +65,19 @@ def client_credentials_grant(client: Client) -> Grant:
     return grant
 
 
+# Built once, run on the session's connection: no ORM bulk-update bookkeeping (nothing
+# loaded needs synchronising; every caller commits right after, which expires the session).
+_REVOKE_GRANT = (
+    update(Grant)
+    .where(Grant.id == bindparam("grant_id"), Grant.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"), revoked_reason=bindparam("reason"))
+)
+
+
 def revoke_grant(grant_id: str, reason: str) -> None:
     """Revoke one grant: its refresh tokens and access tokens stop working (caller commits)."""
-    db.session.execute(
-        update(Grant)
-        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
+    db.session.connection().execute(
+        _REVOKE_GRANT, {"grant_id": grant_id, "now": utcnow(), "reason": reason}
     )
 
 
