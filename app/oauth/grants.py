@@ -15,7 +15,6 @@ from authlib.oauth2.rfc6749 import (
     InvalidScopeError,
     grants,
 )
-from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import current_app
 from sqlalchemy import update
@@ -28,8 +27,9 @@ from app.oauth import dpop, resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
 from app.security import hash_token
-from app.services import audit, tokens
+from app.services import audit, refresh_rotation, tokens
 from app.services import grants as grant_records
+from app.services.refresh_rotation import RefreshTokenRecord
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -194,40 +194,28 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
 
     authlib checks the client, its refresh_token grant type, that the token is the client's
     and the scope narrowing; ``DPoPBinding`` runs before anything is spent. The token, its
-    grant and its user are read in one query (``tokens.read_refresh_token``); the access
-    token is signed first, then ``tokens.consume_refresh_token`` spends the token and stores
-    its successor in one short transaction that the service commits.
+    grant and its user come from one query (``refresh_rotation.read``); the access token is
+    signed first, then ``refresh_rotation.consume`` spends the token and stores its successor
+    in one short transaction that the service commits.
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
     INVALID = "The refresh token is invalid, expired or already used."
 
-    def authenticate_refresh_token(self, refresh_token: str) -> tokens.RefreshTokenRecord | None:
-        return tokens.read_refresh_token(refresh_token)
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshTokenRecord | None:
+        return refresh_rotation.read(refresh_token)
 
-    def authenticate_user(self, refresh_token: tokens.RefreshTokenRecord) -> User | None:
-        """The grant's active user. A spent token is reuse: the grant is revoked."""
+    def authenticate_user(self, refresh_token: RefreshTokenRecord) -> User | None:
+        """The grant's active user (read with the token). A spent token is reuse."""
         if not refresh_token.usable(utcnow()):
             raise InvalidGrantError(self.INVALID)
         if refresh_token.used_at is not None:
             try:
-                tokens.refuse_reused_refresh_token(refresh_token)
-            except tokens.RefreshTokenReused:
+                refresh_rotation.refuse_reuse(refresh_token)
+            except refresh_rotation.RefreshTokenReused:
                 raise InvalidGrantError(self.INVALID) from None
         return refresh_token.user()
-
-    @hooked  # type: ignore[untyped-decorator]  # runs the DPoPBinding hook first
-    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        """authlib's steps without ``save_token``: the service already committed, and a second,
-        empty commit is not free."""
-        refresh_token = self.request.refresh_token
-        user = self.authenticate_user(refresh_token)
-        if not user:
-            raise InvalidRequestError("There is no 'user' for this token.")
-        token = self.issue_token(user, refresh_token)
-        self.request.user = user
-        return 200, token, self.TOKEN_RESPONSE_HEADER
 
     def generate_token(
         self,
@@ -238,26 +226,25 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
         """The access token first (the slow part), then the token is spent and its successor
-        stored together, so a used refresh token never mints."""
+        stored in one transaction, so a spent refresh token never mints."""
         token = super().generate_token(user, scope, grant_type, expires_in, False)
         client: Client = self.request.client
-        record: tokens.RefreshTokenRecord = self.request.refresh_token
+        record: RefreshTokenRecord = self.request.refresh_token
         successor_scope = (
             self.refresh_scope(token["scope"])
             if include_refresh_token and self.may_refresh(client, record.grant)
             else None
         )
+        jkt = request_jkt() if client.is_public else None  # RFC 9449 §5, as the mixin binds
         try:
-            successor = tokens.consume_refresh_token(
-                record, successor_scope, dpop_jkt=request_jkt() if client.is_public else None
-            )
-        except tokens.RefreshTokenReused:
+            successor = refresh_rotation.consume(record, successor_scope, dpop_jkt=jkt)
+        except refresh_rotation.RefreshTokenReused:
             raise InvalidGrantError(self.INVALID) from None
         if successor is not None:
             token["refresh_token"] = successor
         return token
 
-    def revoke_old_credential(self, refresh_token: tokens.RefreshTokenRecord) -> None:
+    def revoke_old_credential(self, refresh_token: RefreshTokenRecord) -> None:
         """Already spent by ``generate_token``."""
 
     def grant_record(self) -> Grant:

@@ -12,19 +12,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, exists, select
 
 from app.extensions import db
 from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningKey, User
 from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, grants, keys
+from app.services import keys
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ACCESS_TOKEN_ALG = "ES256"  # noqa: S105
@@ -109,210 +109,25 @@ def issue_refresh_token(grant: Grant, scope: str, *, dpop_jkt: str | None = None
     """Add a new refresh token of ``grant`` to the session (the caller commits);
     ``dpop_jkt`` binds it to a DPoP key (RFC 9449 §5)."""
     token = new_token()
+    lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_TTL"])
+    expires_at = min(utcnow() + lifetime, grant.expires_at)
     db.session.add(
         RefreshToken(
             token_hash=hash_token(token),
             grant_id=grant.id,
             client_id=grant.client_id,
             scope=scope,
-            expires_at=_refresh_expiry(grant, utcnow()),
+            expires_at=expires_at,
             dpop_jkt=dpop_jkt,
         )
     )
     return token
 
 
-def _refresh_expiry(grant: Grant, now: datetime) -> datetime:
-    """A refresh token lives OAUTH_REFRESH_TOKEN_TTL, never past its family's absolute end."""
-    lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_TTL"])
-    return min(now + lifetime, grant.expires_at)
-
-
 def find_refresh_token(token: str) -> RefreshToken | None:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     return db.session.get(RefreshToken, hash_token(token))
-
-
-class RefreshTokenReused(Exception):
-    """The refresh token was spent already: its grant has been revoked (and committed)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshTokenRecord:
-    """A refresh token as rotation reads it: its row, its grant and its user, in one query.
-
-    ``grant`` is a transient Grant (never added to the session). ``check_client`` and
-    ``get_scope`` are the authlib TokenMixin hooks of the refresh_token grant; ``dpop_jkt``
-    is what ``DPoPBinding`` checks.
-    """
-
-    token_hash: str
-    client_id: str
-    scope: str
-    expires_at: datetime
-    used_at: datetime | None
-    dpop_jkt: str | None
-    grant: Grant
-    user_is_active: bool
-
-    def check_client(self, client: object) -> bool:
-        return self.client_id == getattr(client, "client_id", None)
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def usable(self, now: datetime) -> bool:
-        """Unexpired and of an active grant; a used one is still "usable" (it is reuse)."""
-        return self.expires_at > now and self.grant.is_active(now)
-
-    def user(self) -> User | None:
-        """The grant's user as a transient User (id only), if there is one and it is active."""
-        user_id = self.grant.user_id
-        if user_id is None or not self.user_is_active:
-            return None
-        return User(id=user_id, is_active=True)
-
-
-# Built once: the token, its grant and whether the grant's user is active, by primary keys.
-_READ_REFRESH_TOKEN = (
-    select(
-        RefreshToken.token_hash,
-        RefreshToken.client_id,
-        RefreshToken.scope,
-        RefreshToken.expires_at,
-        RefreshToken.used_at,
-        RefreshToken.dpop_jkt,
-        Grant.id,
-        Grant.kind,
-        Grant.client_id,
-        Grant.user_id,
-        Grant.scope,
-        Grant.resource,
-        Grant.auth_time,
-        Grant.expires_at,
-        Grant.revoked_at,
-        User.is_active,
-    )
-    .join_from(RefreshToken, Grant, Grant.id == RefreshToken.grant_id)
-    .outerjoin(User, User.id == Grant.user_id)
-    .where(RefreshToken.token_hash == bindparam("token_hash"))
-)
-
-# The race guard: of two uses of one token, only one finds used_at still NULL. On PostgreSQL
-# the UPDATE locks the row, so a concurrent second use waits for the first to commit and
-# then re-checks used_at (READ COMMITTED); a SELECT ... FOR UPDATE would hold that lock
-# from the read through the signing instead, for no extra safety.
-_SPEND = (
-    update(RefreshToken)
-    .where(RefreshToken.token_hash == bindparam("spent_hash"), RefreshToken.used_at.is_(None))
-    .values(used_at=bindparam("now"))
-)
-_STORE = insert(RefreshToken).values(
-    token_hash=bindparam("new_hash"),
-    grant_id=bindparam("new_grant_id"),
-    client_id=bindparam("new_client_id"),
-    scope=bindparam("new_scope"),
-    created_at=bindparam("now"),
-    expires_at=bindparam("new_expires_at"),
-    dpop_jkt=bindparam("new_dpop_jkt"),
-)
-# PostgreSQL does both in one statement (a data-modifying CTE): the successor is inserted
-# only if the UPDATE spent the token, one round trip instead of two.
-_SPENT = _SPEND.returning(RefreshToken.grant_id, RefreshToken.client_id).cte("spent")
-_SPEND_AND_STORE = (
-    insert(RefreshToken)
-    .from_select(
-        ["token_hash", "grant_id", "client_id", "scope", "created_at", "expires_at", "dpop_jkt"],
-        select(
-            bindparam("new_hash", type_=RefreshToken.token_hash.type),
-            _SPENT.c.grant_id,
-            _SPENT.c.client_id,
-            bindparam("new_scope", type_=RefreshToken.scope.type),
-            bindparam("now", type_=RefreshToken.created_at.type),
-            bindparam("new_expires_at", type_=RefreshToken.expires_at.type),
-            bindparam("new_dpop_jkt", type_=RefreshToken.dpop_jkt.type),
-        ),
-    )
-    .add_cte(_SPENT)
-    .execution_options(preserve_rowcount=True)  # else an INSERT's rowcount reads -1
-)
-
-
-def read_refresh_token(token: str) -> RefreshTokenRecord | None:
-    """The refresh token ``token`` with its grant, or None if unknown (used ones included)."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    row = (
-        db.session.connection()
-        .execute(_READ_REFRESH_TOKEN, {"token_hash": hash_token(token)})
-        .one_or_none()
-    )
-    if row is None:
-        return None
-    (token_hash, client_id, scope, expires_at, used_at, dpop_jkt, grant_id, kind,
-     grant_client_id, user_id, grant_scope, resource, auth_time, grant_expires_at,
-     revoked_at, user_is_active) = row  # fmt: skip
-    grant = Grant(
-        id=grant_id, kind=kind, client_id=grant_client_id, user_id=user_id, scope=grant_scope,
-        resource=resource, auth_time=auth_time, expires_at=grant_expires_at,
-        revoked_at=revoked_at,
-    )  # fmt: skip
-    return RefreshTokenRecord(
-        token_hash, client_id, scope, expires_at, used_at, dpop_jkt, grant, bool(user_is_active)
-    )
-
-
-def consume_refresh_token(
-    record: RefreshTokenRecord, successor_scope: str | None, *, dpop_jkt: str | None = None
-) -> str | None:
-    """Spend ``record`` once and store its successor, in one transaction committed here.
-
-    Returns the successor (None when ``successor_scope`` is None: spend only); ``dpop_jkt``
-    binds it to a DPoP key (RFC 9449 §5). If the token was spent already, even by a
-    concurrent request, this is reuse: the grant is revoked and RefreshTokenReused raised.
-    Callers do the slow work (signing) before: SQLite's write lock is held only from the
-    UPDATE to the commit.
-    """
-    if record.used_at is not None:
-        refuse_reused_refresh_token(record)
-    now = utcnow()
-    params: dict[str, Any] = {"spent_hash": record.token_hash, "now": now}
-    successor = None if successor_scope is None else new_token()
-    connection = db.session.connection()
-    if successor is None:
-        spent = connection.execute(_SPEND, params).rowcount == 1
-    else:
-        params |= {
-            "new_hash": hash_token(successor),
-            "new_grant_id": record.grant.id,
-            "new_client_id": record.client_id,
-            "new_scope": successor_scope,
-            "new_expires_at": _refresh_expiry(record.grant, now),
-            "new_dpop_jkt": dpop_jkt,
-        }
-        if connection.dialect.name == "postgresql":
-            spent = connection.execute(_SPEND_AND_STORE, params).rowcount == 1
-        else:
-            spent = connection.execute(_SPEND, params).rowcount == 1
-            if spent:
-                connection.execute(_STORE, params)
-    if not spent:
-        refuse_reused_refresh_token(record)
-    db.session.commit()
-    return successor
-
-
-def refuse_reused_refresh_token(record: RefreshTokenRecord) -> NoReturn:
-    """RFC 9700 §4.14.2: a spent refresh token came back; revoke its whole family."""
-    grants.revoke_grant(record.grant.id, "refresh_token_reuse")
-    audit.record(
-        "refresh_token.reused", user_id=record.grant.user_id, client_id=record.client_id,
-        detail="a used refresh token came back; its grant was revoked",
-    )  # fmt: skip
-    db.session.commit()
-    current_app.logger.warning("refresh token reuse: grant %s revoked", record.grant.id)
-    raise RefreshTokenReused(record.grant.id)
 
 
 # One indexed query answers "is this token still good?": its grant's state, its key's status
