@@ -7,8 +7,9 @@ is held from the UPDATE to the commit only. The race guard is the conditional UP
 (``... WHERE used_at IS NULL``): of two uses of one token only one finds it unspent. On
 PostgreSQL that UPDATE takes the row lock, so a concurrent second use waits for the first to
 commit and then re-checks ``used_at`` (READ COMMITTED); a ``SELECT ... FOR UPDATE`` at the
-read would hold the lock across the signing for no extra safety, and cost the same round
-trips. A token that comes back spent is reuse: the grant is revoked, audited and committed.
+read would hold that lock across the signing, for no extra safety. On PostgreSQL the UPDATE
+and the successor's INSERT are one statement. A token that comes back spent is reuse: the
+grant is revoked, audited and committed.
 
 The statements are written with Core, compiled once per dialect and run on the DBAPI cursor
 of the session's connection: the same transaction as anything else the request wrote, and
@@ -189,14 +190,15 @@ class _Dialect:
         self.from_db = impl.result_processor(dialect, None) or identity
 
 
-_dialects: dict[str, _Dialect] = {}
+_dialects: dict[tuple[str, str], _Dialect] = {}
 
 
 def _sql(connection: Connection) -> _Dialect:
     dialect = connection.dialect
-    found = _dialects.get(dialect.name)
+    key = (dialect.name, dialect.driver)
+    found = _dialects.get(key)
     if found is None:
-        found = _dialects[dialect.name] = _Dialect(dialect)
+        found = _dialects[key] = _Dialect(dialect)
     return found
 
 
