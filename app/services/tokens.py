@@ -24,7 +24,7 @@ from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningK
 from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, grants, keys
+from app.services import audit, grants, hot_reads, keys
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ACCESS_TOKEN_ALG = "ES256"  # noqa: S105
@@ -158,26 +158,25 @@ def consume_refresh_token(row: RefreshToken) -> bool:
 
 
 # One indexed query answers "is this token still good?": its grant's state, its key's status
-# and whether its jti is on the deny-list. Built once; SQLAlchemy caches its compiled form.
-_VALIDITY_QUERY = select(
-    Grant.user_id,
-    Grant.revoked_at,
-    select(SigningKey.status).where(SigningKey.kid == bindparam("kid")).scalar_subquery(),
-    exists().where(RevokedAccessToken.jti == bindparam("jti")),
-).where(Grant.id == bindparam("gid"))
+# and whether its jti is on the deny-list. Built once and compiled once per dialect; it runs
+# on a hot-read connection (no ORM session), so it sees every revocation committed before it.
+_VALIDITY_QUERY = hot_reads.Statement(
+    select(
+        Grant.user_id,
+        Grant.revoked_at,
+        select(SigningKey.status).where(SigningKey.kid == bindparam("kid")).scalar_subquery(),
+        exists().where(RevokedAccessToken.jti == bindparam("jti")),
+    ).where(Grant.id == bindparam("gid"))
+)
 
 
 def check_access_token(token: str, audience: str | None = None) -> AccessToken:
     """Verify an access token and that it is still valid; raise InvalidToken otherwise."""
     header, claims = _verify_signature(token)
     _check_claims(claims, audience)
-    row = (
-        db.session.connection()
-        .execute(
-            _VALIDITY_QUERY,
-            {"kid": header["kid"], "jti": str(claims["jti"]), "gid": str(claims["gid"])},
-        )
-        .one_or_none()
+    row = hot_reads.fetch_one(
+        _VALIDITY_QUERY,
+        {"kid": header["kid"], "jti": str(claims["jti"]), "gid": str(claims["gid"])},
     )
     if row is None:
         raise InvalidToken("unknown grant")
