@@ -24,6 +24,7 @@ from app.upload_limits import hit as count_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 LIST_QUERY = ListQuerySchema()  # marshmallow schemas hold no per-call state; build once
+FIRST_PAGE_QUERY = LIST_QUERY.load({})  # a listing without parameters skips marshmallow
 csrf.exempt(bp)  # bearer tokens, never cookies
 
 
@@ -82,7 +83,7 @@ def _owned(caller: Caller, photo_id: str) -> Photo:
 @api_operation(ops.LIST)
 def list_photos(caller: Caller) -> ResponseReturnValue:
     """List your photos, newest first (cursor pagination)."""
-    query = _load(LIST_QUERY, request.args.to_dict())
+    query = _load(LIST_QUERY, request.args.to_dict()) if request.args else FIRST_PAGE_QUERY
     page = photos.list_for_owner(caller.user_id, query["limit"], query["cursor"])
     base = _base()
     self_url = f"{base}/photos?limit={query['limit']}"

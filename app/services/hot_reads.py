@@ -58,13 +58,11 @@ class _Compiled:
             values[name] = process(values[name])
         return values if self.names is None else tuple(values[name] for name in self.names)
 
-    def convert(self, row: Row) -> Row:
-        if not self.results:
-            return row
-        values = list(row)
+    def convert(self, rows: list[Row]) -> list[Row]:
         for index, process in self.results:
-            values[index] = process(values[index])
-        return tuple(values)
+            after = index + 1
+            rows = [(*row[:index], process(row[index]), *row[after:]) for row in rows]
+        return rows
 
 
 class Statement:
@@ -150,7 +148,7 @@ class HotConnection:
     def fetch_all(self, statement: Statement, params: Mapping[str, Any]) -> list[Row]:
         compiled = statement.compiled(self.dialect)
         rows = self._run(compiled, compiled.arguments(params))
-        return [compiled.convert(row) for row in rows] if compiled.results else rows
+        return compiled.convert(rows) if compiled.results else rows
 
     def fetch_one(self, statement: Statement, params: Mapping[str, Any]) -> Row | None:
         rows = self.fetch_all(statement, params)
