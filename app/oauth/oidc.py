@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
 from flask import current_app
 from joserfc.jwk import Key
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import exists, select
 
 from app.extensions import db
 from app.models import AuthorizationCode, Client, User
-from app.services import hot_reads, keys
+from app.services import keys
 
 
 class ClaimsSubject(Protocol):
-    """What the claims are made of: a User, or a row of the claims query."""
+    """What the claims are made of: a User, or the ``UserProfile`` read with a token."""
 
     @property
     def id(self) -> int: ...
@@ -25,24 +25,6 @@ class ClaimsSubject(Protocol):
     def username(self) -> str: ...
     @property
     def email(self) -> str: ...
-
-
-class _ClaimsRow(NamedTuple):
-    id: int
-    username: str
-    email: str
-
-
-_CLAIMS_QUERY = hot_reads.Statement(
-    select(User.id, User.username, User.email).where(User.id == bindparam("id"))
-)
-
-
-def claims_for_user_id(user_id: int, scope: str) -> UserInfo | None:
-    """``user_claims`` of the user ``user_id``, read in one statement (no ORM session);
-    None if there is no such user."""
-    row = hot_reads.fetch_one(_CLAIMS_QUERY, {"id": user_id})
-    return user_claims(_ClaimsRow._make(row), scope) if row is not None else None
 
 
 def user_claims(user: ClaimsSubject, scope: str) -> UserInfo:
