@@ -32,7 +32,7 @@ def _return_large_buffers_to_the_os() -> None:
 
 
 _return_large_buffers_to_the_os()
-app = create_app()
+app = create_app(migrations=False)  # Flask-Migrate only once a `flask db` command runs
 
 
 def _fresh_pool_in_child() -> None:

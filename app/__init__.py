@@ -14,27 +14,26 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ConfigError, load_config
 from app.errors import SERVICE_UNAVAILABLE_RETRY_AFTER
-from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.extensions import (
+    db,
+    init_csrf,
+    init_limiter,
+    init_login_manager,
+    init_migrate,
+    login_manager,
+)
 from app.file_modes import secure_instance
 from app.session_cookie import LeanCookieSessionInterface
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Endpoints with a rate limit; every other request skips the limiter (extensions.py).
-THROTTLED_ENDPOINTS = frozenset(
-    {
-        "oauth.token",
-        "oauth.introspect",
-        "oauth.revoke",
-        "oauth.pushed_authorization_request",
-        "oauth.device_authorization",
-        "device.verify",
-        "registration.register",
-    }
-)
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application: config, extensions, blueprints, CLI, error handlers, headers."""
+def create_app(config: Mapping[str, Any] | None = None, *, migrations: bool = True) -> Flask:
+    """Build the application: config, extensions, blueprints, CLI, error handlers, headers.
+
+    ``migrations=False`` (wsgi.py) imports Flask-Migrate only when a ``flask db`` command runs:
+    alembic, mako and pygments are 11 MiB a server never uses.
+    """
     app = Flask(
         __name__,
         instance_path=os.environ.get("FLASK_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
@@ -46,7 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.session_interface = LeanCookieSessionInterface()
     register_upload_limits(app)  # before the guards: they parse the form
     register_input_guards(app)
-    register_extensions(app)
+    register_extensions(app, migrations=migrations)
     check_signing_keys(app)
     register_blueprints(app)
     register_commands(app)
@@ -104,18 +103,22 @@ def register_upload_limits(app: Flask) -> None:
             request.max_content_length = app.config["PHOTO_MAX_BYTES"] + 64 * 1024
 
 
-def register_extensions(app: Flask) -> None:
+def register_extensions(app: Flask, *, migrations: bool = True) -> None:
     from app import models  # noqa: F401  (registers the tables on db.metadata)
     from app.account.principal import configure_login_manager
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    login_manager.init_app(app)
+    if migrations:
+        init_migrate(app, PROJECT_ROOT / "migrations")
+    else:
+        from app.migrate_cli import register_lazy_migrate
+
+        register_lazy_migrate(app, PROJECT_ROOT / "migrations")
+    init_login_manager(app)
     configure_login_manager(login_manager)
-    csrf.init_app(app)
+    init_csrf(app)
     register_retry_after(app)  # before the limiter: after_request hooks run in reverse order
-    limiter.init_app(app)
-    app.extensions["throttled_endpoints"] = THROTTLED_ENDPOINTS
+    init_limiter(app)
     if hops := app.config["PROXY_FIX_X_FOR"]:
         # Behind TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host.
         proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -2,15 +2,17 @@
 
 Flask builds a new itsdangerous serializer on every request and again when saving. Most
 requests here are API and token calls that carry no cookie: for them the session is simply
-new and empty. The serializer is built once per secret key; everything else is Flask's.
+new and empty, and saving it only adds Flask's ``Vary: Cookie`` (Flask would work out the
+cookie's domain, path and flags first). The serializer is built once per secret key;
+everything else is Flask's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
 
@@ -25,6 +27,16 @@ class LeanCookieSessionInterface(SecureCookieSessionInterface):
         return self._serializer[1]
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)) and app.secret_key:
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ
+            or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified:  # nothing to set or delete
+            if session.accessed:
+                response.vary.add("Cookie")  # as Flask does
+            return
+        super().save_session(app, session, response)

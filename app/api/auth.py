@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from app.api.operations import Operation
 from app.errors import TesseraError
 from app.oauth.protect import require_access_token
-from app.services import usage
+from app.services import hot_reads, usage
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,17 @@ def authenticate(scope: str) -> Caller:
 def api_operation(
     operation: Operation,
 ) -> Callable[[Callable[..., ResponseReturnValue]], Callable[..., Response]]:
-    """Authenticate for ``operation``'s scope, run the view, count the call if it succeeded."""
+    """Authenticate for ``operation``'s scope, run the view, count the call if it succeeded.
+
+    The token check and the view's hot reads (the listing) share one pooled connection.
+    """
 
     def decorator(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response]:
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
-            caller = authenticate(operation.scope)
-            response = make_response(view(caller, **kwargs))
+            with hot_reads.connection():
+                caller = authenticate(operation.scope)
+                response = make_response(view(caller, **kwargs))
             if response.status_code < 400:
                 usage.record(caller.user_id, caller.client_id, operation.name)
             return response

@@ -24,6 +24,7 @@ from app.upload_limits import hit as count_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 LIST_QUERY = ListQuerySchema()  # marshmallow schemas hold no per-call state; build once
+FIRST_PAGE_QUERY = LIST_QUERY.load({})  # a listing without parameters skips marshmallow
 csrf.exempt(bp)  # bearer tokens, never cookies
 
 
@@ -31,12 +32,12 @@ def _base() -> str:
     return str(current_app.config["OAUTH_ISSUER"]) + "/api/v1"
 
 
-def _photo_json(photo: Any) -> dict[str, Any]:
+def _photo_json(photo: Any, base: str | None = None) -> dict[str, Any]:
     """A photo as ``PhotoSchema`` describes it (tests check responses against the schema).
 
     Built directly: marshmallow's dump cost ~1 ms of the listing's 3.4 ms for 20 photos.
     """
-    url = f"{_base()}/photos/{photo.id}"
+    url = f"{base or _base()}/photos/{photo.id}"
     return {
         "id": photo.id,
         "title": photo.title,
@@ -82,11 +83,12 @@ def _owned(caller: Caller, photo_id: str) -> Photo:
 @api_operation(ops.LIST)
 def list_photos(caller: Caller) -> ResponseReturnValue:
     """List your photos, newest first (cursor pagination)."""
-    query = _load(LIST_QUERY, request.args.to_dict())
+    query = _load(LIST_QUERY, request.args.to_dict()) if request.args else FIRST_PAGE_QUERY
     page = photos.list_for_owner(caller.user_id, query["limit"], query["cursor"])
-    self_url = f"{_base()}/photos?limit={query['limit']}"
+    base = _base()
+    self_url = f"{base}/photos?limit={query['limit']}"
     body = {
-        "items": [_photo_json(photo) for photo in page.photos],
+        "items": [_photo_json(photo, base) for photo in page.photos],
         "next_cursor": page.next_cursor,
         "links": {
             "self": self_url + (f"&cursor={query['cursor']}" if query["cursor"] else ""),

@@ -21,15 +21,16 @@ from flask import current_app
 from sqlalchemy import update
 
 from app.extensions import db
-from app.models import AuthorizationCode, Client, Grant, RefreshToken, User
+from app.models import AuthorizationCode, Client, Grant, User
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.oauth import dpop, resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
 from app.security import hash_token
-from app.services import audit, tokens
+from app.services import audit, refresh_rotation, tokens
 from app.services import grants as grant_records
+from app.services.refresh_rotation import RefreshTokenRecord
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -194,29 +195,66 @@ def _consume_code(code: AuthorizationCode) -> bool:
 
 
 class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: ignore[misc]
-    """RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2)."""
+    """RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+
+    authlib checks the client, its refresh_token grant type, that the token is the client's
+    and the scope narrowing; ``DPoPBinding`` runs before anything is spent. The token, its
+    grant and its user come from one query (``refresh_rotation.read``); the access token is
+    signed first, then ``refresh_rotation.consume`` spends the token and stores its successor
+    in one short transaction that the service commits.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+    INVALID = "The refresh token is invalid, expired or already used."
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
-        return tokens.find_refresh_token(refresh_token)
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshTokenRecord | None:
+        return refresh_rotation.read(refresh_token)
 
-    def authenticate_user(self, refresh_token: RefreshToken) -> User | None:
-        """Consume the refresh token; a second use revokes the grant."""
-        if not tokens.consume_refresh_token(refresh_token):
-            raise InvalidGrantError("The refresh token is invalid, expired or already used.")
-        record = db.session.get(Grant, refresh_token.grant_id)
-        user = db.session.get(User, record.user_id) if record and record.user_id else None
-        return user if user is not None and user.is_active else None
+    def authenticate_user(self, refresh_token: RefreshTokenRecord) -> User | None:
+        """The grant's active user (read with the token). A spent token is reuse."""
+        if not refresh_token.usable(utcnow()):
+            raise InvalidGrantError(self.INVALID)
+        if refresh_token.used_at is not None:
+            try:
+                refresh_rotation.refuse_reuse(refresh_token)
+            except refresh_rotation.RefreshTokenReused:
+                raise InvalidGrantError(self.INVALID) from None
+        return refresh_token.user()
 
-    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
-        """Already marked used by ``authenticate_user``."""
+    def generate_token(
+        self,
+        user: User | None = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        """The access token first (the slow part), then the token is spent and its successor
+        stored in one transaction, so a spent refresh token never mints."""
+        token = super().generate_token(user, scope, grant_type, expires_in, False)
+        client: Client = self.request.client
+        record: RefreshTokenRecord = self.request.refresh_token
+        successor_scope = (
+            self.refresh_scope(token["scope"])
+            if include_refresh_token and self.may_refresh(client, record.grant)
+            else None
+        )
+        jkt = request_jkt(self.request) if client.is_public else None  # RFC 9449 §5, as the mixin
+        try:
+            successor = refresh_rotation.consume(record, successor_scope, dpop_jkt=jkt)
+        except refresh_rotation.RefreshTokenReused:
+            raise InvalidGrantError(self.INVALID) from None
+        if successor is not None:
+            token["refresh_token"] = successor
+        return token
+
+    def revoke_old_credential(self, refresh_token: RefreshTokenRecord) -> None:
+        """Already spent by ``generate_token``."""
 
     def grant_record(self) -> Grant:
-        record = db.session.get(Grant, self.request.refresh_token.grant_id)
-        assert record is not None
-        return record
+        grant: Grant = self.request.refresh_token.grant
+        return grant
 
     def refresh_scope(self, scope: str) -> str:
         """A narrowed refresh keeps the refresh token's original reach (RFC 6749 §6)."""

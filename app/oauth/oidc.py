@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
@@ -16,7 +16,18 @@ from app.models import AuthorizationCode, Client, User
 from app.services import keys
 
 
-def user_claims(user: User, scope: str) -> UserInfo:
+class ClaimsSubject(Protocol):
+    """What the claims are made of: a User, or the ``UserProfile`` read with a token."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+
+
+def user_claims(user: ClaimsSubject, scope: str) -> UserInfo:
     """Claims by scope (OIDC Core §5.4): profile gives names, email gives the address."""
     scopes = set(scope.split())
     claims = UserInfo(sub=str(user.id))

@@ -103,19 +103,21 @@ def require_access_token(
     audience: str | None = None,
     allow_form_body: bool = False,
     resource_metadata: str | None = None,
+    with_user: bool = False,
 ) -> AccessToken:
     """The request's valid access token, holding ``scope``; raises BearerError otherwise.
 
     ``audience`` restricts tokens to one resource (RFC 9068 §4); ``resource_metadata`` is
     advertised in every challenge (RFC 9728 §5.1). A DPoP-bound token is only accepted
-    with the ``DPoP`` scheme and a proof of its key (RFC 9449 §7).
+    with the ``DPoP`` scheme and a proof of its key (RFC 9449 §7). ``with_user`` reads the
+    token's user along with its validity (``AccessToken.user``).
     """
     presented = presented_token(allow_form_body)
     if presented is None:
         raise MissingToken(resource_metadata)
     scheme, token = presented
     try:
-        access = check_access_token(token, audience)
+        access = check_access_token(token, audience, with_user=with_user)
     except InvalidToken:
         raise BearerError(
             "The access token is invalid, expired or revoked.",

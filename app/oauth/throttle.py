@@ -34,11 +34,11 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, after_this_request, current_app, request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
 from limits.strategies import RateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter, source_address
+from app.memory_limits import SweptMemoryStorage
 from app.oauth.client_auth import presented_credentials
 
 View = TypeVar("View", bound=Callable[..., object])
@@ -114,32 +114,10 @@ class _Check:
     shared: bool
 
 
-class _MemoryCounters(MemoryStorage):
-    """``memory://`` counters without limits' clean-up thread.
-
-    MemoryStorage starts a timer thread for its clean-up whenever the last one has finished
-    (every 10 ms under load), from the request thread, which waits for it to start: about a
-    tenth of /token's samples on a busy host. Expired counters are dropped when read anyway
-    (``MemoryStorage.get``); here the sweep of the others runs inline, at most once a minute.
-    """
-
-    SWEEP_SECONDS = 60.0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._next_sweep = time.monotonic() + self.SWEEP_SECONDS
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the timer thread
-        now = time.monotonic()
-        if now >= self._next_sweep:
-            self._next_sweep = now + self.SWEEP_SECONDS
-            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
-
-
 @dataclass
 class _State:
-    """Per app: the strategy on the counters (Flask-Limiter's storage, or ``_MemoryCounters``
-    for ``memory://``), and the fallback used while the configured storage does not answer."""
+    """Per app: the strategy on Flask-Limiter's storage, and the per-worker fallback used while
+    that storage does not answer."""
 
     primary: RateLimiter
     fallback: RateLimiter | None = None
@@ -149,10 +127,7 @@ class _State:
 def _state(app: Flask) -> _State:
     state: _State | None = app.extensions.get(EXTENSION_KEY)
     if state is None:
-        strategy = limiter.limiter
-        if isinstance(limiter.storage, MemoryStorage):  # per worker either way
-            strategy = type(strategy)(_MemoryCounters())
-        state = app.extensions[EXTENSION_KEY] = _State(strategy)
+        state = app.extensions[EXTENSION_KEY] = _State(limiter.limiter)
     return state
 
 
@@ -177,7 +152,7 @@ def _run(state: _State, operation: str, check: _Check, cost: int = 1) -> Any:
             raise
         log.warning("Rate limit storage unreachable - falling back to in-memory storage")
         if state.fallback is None:
-            state.fallback = type(state.primary)(_MemoryCounters())
+            state.fallback = type(state.primary)(SweptMemoryStorage())
         state.down_until = time.monotonic() + STORAGE_RECHECK_SECONDS
         return _run(state, operation, check, cost)
 

@@ -25,11 +25,12 @@ from typing import TypeVar
 from flask import current_app
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from redis import RedisError
 
 from app.errors import ServiceUnavailable, TooManyAttempts
+from app.memory_limits import SweptMemoryStorage
 
 EXTENSION_KEY = "tessera.attempts"
 STORAGE_RETRY_SECONDS = 30
@@ -92,7 +93,7 @@ class _Counter:
             options |= {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
         self.prefix = prefix
         self.shared = FixedWindowRateLimiter(storage_from_string(uri, **options))
-        self.memory = FixedWindowRateLimiter(MemoryStorage())
+        self.memory = FixedWindowRateLimiter(SweptMemoryStorage())
         self.fallback = fallback
         self.shared_down_until = 0.0
 

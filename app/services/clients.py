@@ -177,7 +177,7 @@ class ClientRecord(ClientMixin):  # type: ignore[misc]
 
 
 # Built once: every column of the row, by primary key.
-_CLIENT_BY_ID = hot_reads.PreparedRead(
+_CLIENT_BY_ID = hot_reads.Statement(
     select(*Client.__table__.columns).where(Client.__table__.c.client_id == bindparam("client_id"))
 )
 
@@ -186,7 +186,7 @@ _CLIENTS, _GRANTS = Client.__table__.c, Grant.__table__.c
 _GRANT_PREFIX = "grant__"
 # The client and its own client_credentials grant in one read (a client_credentials token
 # needs both; two reads were two round trips).
-_CLIENT_WITH_OWN_GRANT = hot_reads.PreparedRead(
+_CLIENT_WITH_OWN_GRANT = hot_reads.Statement(
     select(*_CLIENTS, *(column.label(_GRANT_PREFIX + column.key) for column in _GRANTS))
     .select_from(
         Client.__table__.outerjoin(
@@ -203,6 +203,15 @@ _CLIENT_WITH_OWN_GRANT = hot_reads.PreparedRead(
 )
 
 
+def _fetch_named(statement: hot_reads.Statement, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The statement's first row as a dict by column label, or None."""
+    row = hot_reads.fetch_one(statement, params)
+    if row is None:
+        return None
+    return {str(column.key): value for column, value in zip(
+        statement.select.selected_columns, row, strict=True)}  # fmt: skip
+
+
 def find_client_record(client_id: str, *, own_grant: bool = False) -> ClientRecord | None:
     """The client as stored right now, read through Core (client authentication's lookup).
 
@@ -213,9 +222,9 @@ def find_client_record(client_id: str, *, own_grant: bool = False) -> ClientReco
     if not client_id or len(client_id) > 64:
         return None
     if not own_grant:
-        row = _CLIENT_BY_ID.first({"client_id": client_id})
+        row = _fetch_named(_CLIENT_BY_ID, {"client_id": client_id})
         return ClientRecord(row) if row is not None else None
-    row = _CLIENT_WITH_OWN_GRANT.first({"client_id": client_id, "now": utcnow()})
+    row = _fetch_named(_CLIENT_WITH_OWN_GRANT, {"client_id": client_id, "now": utcnow()})
     if row is None:
         return None
     client = {k: v for k, v in row.items() if not k.startswith(_GRANT_PREFIX)}

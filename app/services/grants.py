@@ -47,9 +47,9 @@ def create_grant(
 
 
 # Built once with bind parameters (building this select per call cost as much as running it);
-# a PreparedRead on the grants table, so the hot read needs no ORM session.
+# a hot_reads.Statement on the grants table, so the read needs no ORM session.
 _GRANTS = Grant.__table__.c
-_CLIENT_OWN_GRANT = hot_reads.PreparedRead(
+_CLIENT_OWN_GRANT = hot_reads.Statement(
     select(*_GRANTS)
     .where(_GRANTS.client_id == bindparam("client_id"), _GRANTS.kind == KIND_CLIENT_CREDENTIALS)
     .where(_GRANTS.revoked_at.is_(None), _GRANTS.expires_at > bindparam("now"))
@@ -67,20 +67,28 @@ def client_credentials_grant(client: Client) -> Grant:
     known: Grant | None = getattr(client, "own_grant", None)  # read with the client
     if known is not None:
         return known
-    row = _CLIENT_OWN_GRANT.first({"client_id": client.client_id, "now": utcnow()})
+    row = hot_reads.fetch_one(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
     if row is not None:
-        return Grant(**row)
+        names = (str(column.key) for column in _CLIENT_OWN_GRANT.select.selected_columns)
+        return Grant(**dict(zip(names, row, strict=True)))
     grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
     db.session.flush()
     return grant
 
 
+# Built once, run on the session's connection: no ORM bulk-update bookkeeping (nothing
+# loaded needs synchronising; every caller commits right after, which expires the session).
+_REVOKE_GRANT = (
+    update(Grant)
+    .where(Grant.id == bindparam("grant_id"), Grant.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"), revoked_reason=bindparam("reason"))
+)
+
+
 def revoke_grant(grant_id: str, reason: str) -> None:
     """Revoke one grant: its refresh tokens and access tokens stop working (caller commits)."""
-    db.session.execute(
-        update(Grant)
-        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
+    db.session.connection().execute(
+        _REVOKE_GRANT, {"grant_id": grant_id, "now": utcnow(), "reason": reason}
     )
 
 

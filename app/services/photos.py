@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select
@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models import Photo
 from app.models.types import utcnow
 from app.security import new_token
-from app.services import quotas
+from app.services import hot_reads, quotas
 from app.services.images import clean_image
 
 TITLE_MAX = 200
@@ -37,6 +37,17 @@ ORPHAN_GRACE_SECONDS = 3600
 
 # What a listing shows. Selected as plain rows (attribute access like a Photo): loading 20
 # ORM objects cost about a third of the API listing's time.
+class ListedPhoto(NamedTuple):
+    id: str
+    title: str
+    description: str
+    content_type: str
+    width: int
+    height: int
+    bytes: int
+    created_at: datetime
+
+
 LISTED_COLUMNS = (
     Photo.id,
     Photo.title,
@@ -51,7 +62,7 @@ LISTED_COLUMNS = (
 
 @dataclass(frozen=True)
 class Page:
-    photos: Sequence[Any]  # rows of LISTED_COLUMNS, read by attribute name
+    photos: Sequence[ListedPhoto]
     next_cursor: str | None
 
 
@@ -130,20 +141,21 @@ _AFTER_CURSOR = _NEWEST_FIRST.where(
         and_(Photo.created_at == bindparam("created_at"), Photo.id < bindparam("photo_id")),
     )
 )
+_FIRST_PAGE = hot_reads.Statement(_NEWEST_FIRST)
+_NEXT_PAGE = hot_reads.Statement(_AFTER_CURSOR)
 
 
 def list_for_owner(owner_id: int, limit: int, cursor: str | None = None) -> Page:
     """Newest first; ``cursor`` is the opaque position after the previous page.
 
-    The two statements are built once (SQLAlchemy then reuses their compiled form) and run
-    on the session's connection: together that halved the listing's query cost.
+    One prebuilt statement on a hot-read connection (no ORM session, no per-call compile).
     """
     params: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1}
-    statement = _NEWEST_FIRST
+    statement = _FIRST_PAGE
     if cursor:
         params["created_at"], params["photo_id"] = _decode_cursor(cursor)
-        statement = _AFTER_CURSOR
-    rows = list(db.session.connection().execute(statement, params))
+        statement = _NEXT_PAGE
+    rows = [ListedPhoto._make(row) for row in hot_reads.fetch_all(statement, params)]
     if len(rows) <= limit:
         return Page(rows, None)
     last = rows[limit - 1]

@@ -12,19 +12,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, select
 
 from app.extensions import db
 from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningKey, User
 from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, grants, keys
+from app.services import hot_reads, keys
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ACCESS_TOKEN_ALG = "ES256"  # noqa: S105
@@ -36,16 +36,28 @@ REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "gid")
 REQUIRED_CLAIMS_BUT_AUD = tuple(name for name in REQUIRED_CLAIMS if name != "aud")
 
 
+class UserProfile(NamedTuple):
+    """What /userinfo needs of a token's user, read with the token's validity."""
+
+    id: int
+    username: str
+    email: str
+
+
 class InvalidToken(Exception):
     """The token is not one of ours, is expired, or has been revoked."""
 
 
 @dataclass(frozen=True)
 class AccessToken:
-    """A verified, still-valid access token; ``user_id`` is None for client_credentials."""
+    """A verified, still-valid access token; ``user_id`` is None for client_credentials.
+
+    ``user`` (the user's username and email) is read only when asked for (/userinfo).
+    """
 
     claims: dict[str, Any]
     user_id: int | None
+    user: UserProfile | None = None
 
     @property
     def scope(self) -> str:
@@ -130,61 +142,49 @@ def find_refresh_token(token: str) -> RefreshToken | None:
     return db.session.get(RefreshToken, hash_token(token))
 
 
-def consume_refresh_token(row: RefreshToken) -> bool:
-    """Mark ``row`` used, once. A second use (even a concurrent one) revokes its grant.
-
-    Returns True for the single caller that may issue successors.
-    """
-    grant = db.session.get(Grant, row.grant_id)
-    now = utcnow()
-    if grant is None or not grant.is_active(now) or row.expires_at <= now:
-        return False
-    result = db.session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.token_hash == row.token_hash, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        return True
-    db.session.rollback()
-    grants.revoke_grant(row.grant_id, "refresh_token_reuse")
-    audit.record(
-        "refresh_token.reused", user_id=grant.user_id, client_id=row.client_id,
-        detail="a used refresh token came back; its grant was revoked",
-    )  # fmt: skip
-    db.session.commit()
-    current_app.logger.warning("refresh token reuse: grant %s revoked", row.grant_id)
-    return False
-
-
 # One indexed query answers "is this token still good?": its grant's state, its key's status
-# and whether its jti is on the deny-list. Built once; SQLAlchemy caches its compiled form.
-_VALIDITY_QUERY = select(
+# and whether its jti is on the deny-list. Built once and compiled once per dialect; it runs
+# on a hot-read connection (no ORM session), so it sees every revocation committed before it.
+_VALIDITY_COLUMNS = (
     Grant.user_id,
     Grant.revoked_at,
     select(SigningKey.status).where(SigningKey.kid == bindparam("kid")).scalar_subquery(),
     exists().where(RevokedAccessToken.jti == bindparam("jti")),
-).where(Grant.id == bindparam("gid"))
+)
+_VALIDITY_QUERY = hot_reads.Statement(
+    select(*_VALIDITY_COLUMNS).where(Grant.id == bindparam("gid"))
+)
+# The same answer and the token's user in one round trip, for /userinfo.
+_VALIDITY_AND_USER_QUERY = hot_reads.Statement(
+    select(*_VALIDITY_COLUMNS, User.username, User.email)
+    .select_from(Grant)
+    .outerjoin(User, User.id == Grant.user_id)
+    .where(Grant.id == bindparam("gid"))
+)
 
 
-def check_access_token(token: str, audience: str | None = None) -> AccessToken:
-    """Verify an access token and that it is still valid; raise InvalidToken otherwise."""
+def check_access_token(
+    token: str, audience: str | None = None, *, with_user: bool = False
+) -> AccessToken:
+    """Verify an access token and that it is still valid; raise InvalidToken otherwise.
+
+    ``with_user`` also reads the user's profile (``AccessToken.user``) in the same query.
+    """
     header, claims = _verify_signature(token)
     _check_claims(claims, audience)
-    row = (
-        db.session.connection()
-        .execute(
-            _VALIDITY_QUERY,
-            {"kid": header["kid"], "jti": str(claims["jti"]), "gid": str(claims["gid"])},
-        )
-        .one_or_none()
+    row = hot_reads.fetch_one(
+        _VALIDITY_AND_USER_QUERY if with_user else _VALIDITY_QUERY,
+        {"kid": header["kid"], "jti": str(claims["jti"]), "gid": str(claims["gid"])},
     )
     if row is None:
         raise InvalidToken("unknown grant")
-    user_id, revoked_at, key_status, jti_revoked = row
+    user_id, revoked_at, key_status, jti_revoked, *profile = row
     if revoked_at is not None or jti_revoked or key_status in (None, STATUS_RETIRED):
         raise InvalidToken("revoked")
-    return AccessToken(claims, user_id)
+    user = None
+    if with_user and user_id is not None and profile[0] is not None:
+        user = UserProfile(user_id, *profile)
+    return AccessToken(claims, user_id, user)
 
 
 def read_access_token_claims(token: str) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ import redis
 import requests
 
 from tests.factories import DEFAULT_PASSWORD
-from tests.helpers import skip_or_fail
+from tests.helpers import csrf_token_from, skip_or_fail
 from tests.live import LiveServer, live_settings
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 from tests.reliability.fault_support import (
@@ -132,6 +132,59 @@ def test_revocation_at_one_host_takes_effect_at_the_other(
         assert revoked.status_code == 200, revoked.text
         assert refresh(session, b.url, conf, grant_refresh).status_code == 400
         assert list_photos(session, b.url, grant_access).status_code == 401
+
+
+def userinfo(session: requests.Session, base_url: str, access_token: str) -> requests.Response:
+    return session.get(
+        f"{base_url}/userinfo", headers={"Authorization": f"Bearer {access_token}"}, timeout=15
+    )
+
+
+def assert_refused(session: requests.Session, base_url: str, access_token: str) -> None:
+    for refused in (
+        userinfo(session, base_url, access_token),
+        list_photos(session, base_url, access_token),
+    ):
+        assert refused.status_code == 401, refused.text
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
+def test_bearer_revocation_at_one_host_refuses_the_next_call_at_the_other(
+    hosts: tuple[LiveServer, LiveServer],
+    oauth: OAuthActions,
+    conf: RegisteredClient,
+    bob: Any,
+) -> None:
+    """Each host's workers read tokens on pooled connections of their own: /revoke of one
+    access token at A, then bob's "My apps" revocation of the app at A, and B's very next
+    /userinfo and photo calls are 401 invalid_token."""
+    a, b = hosts
+    first, second = refresh_tokens_for(oauth, conf, 2)
+    one_token, _ = access_token_at(a.url, conf, first)
+    app_token, _ = access_token_at(a.url, conf, second)
+    with requests.Session() as session, requests.Session() as browser:
+        for token in (one_token, app_token):  # both good at B first
+            assert userinfo(session, b.url, token).json()["sub"] == str(bob.id)
+            assert list_photos(session, b.url, token).status_code == 200
+
+        revoked = session.post(
+            f"{a.url}/revoke", data={"token": one_token}, auth=basic(conf), timeout=15
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert_refused(session, b.url, one_token)
+        assert userinfo(session, b.url, app_token).status_code == 200
+
+        signed_in = sign_in_attempt(browser, a.url, "bob", DEFAULT_PASSWORD)
+        assert signed_in.status_code == 303, signed_in.text
+        page = browser.get(f"{a.url}/account/apps", timeout=15).text
+        ended = browser.post(
+            f"{a.url}/account/apps/{conf.client_id}/revoke",
+            data={"csrf_token": csrf_token_from(page)},
+            allow_redirects=False,
+            timeout=15,
+        )
+        assert ended.status_code == 303, ended.text
+        assert_refused(session, b.url, app_token)
 
 
 def test_sign_in_throttle_counts_attempts_at_both_hosts(
