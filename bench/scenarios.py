@@ -20,6 +20,15 @@ def basic(credentials: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
+def floor(fixtures: dict[str, Any]) -> Scenario:
+    """Tessera's own per-request cost with no credentials and no database: every hook, the
+    routing among all of Tessera's endpoints, a JSON document. No hot path can be cheaper."""
+    return Scenario(
+        "GET /.well-known/oauth-authorization-server (no database: Tessera's floor)",
+        "/.well-known/oauth-authorization-server",
+    )
+
+
 def photos(fixtures: dict[str, Any]) -> Scenario:
     return Scenario(
         "GET /api/v1/photos (20 photos, valid token)",
@@ -80,6 +89,7 @@ def refresh(fixtures: dict[str, Any]) -> Scenario:
 def all_scenarios(fixtures: dict[str, Any]) -> list[Scenario]:
     """Read-only ones first, then the writers (refresh rotation)."""
     return [
+        floor(fixtures),
         photos(fixtures),
         userinfo(fixtures),
         client_credentials(fixtures),
