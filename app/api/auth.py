@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from app.api.operations import Operation
 from app.errors import TesseraError
 from app.oauth.protect import require_access_token
-from app.services import hot_reads, usage
+from app.services import sql, usage
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def api_operation(
     def decorator(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response]:
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
-            with hot_reads.connection():
+            with sql.connection():
                 caller = authenticate(operation.scope)
                 response = make_response(view(caller, **kwargs))
             if response.status_code < 400:

@@ -73,11 +73,22 @@ class TokenIssuingMixin:
             "expires_in": int(current_app.config["OAUTH_ACCESS_TOKEN_TTL"]),
             "scope": scope,
         }
-        if include_refresh_token and self.may_refresh(client, record):
-            token["refresh_token"] = tokens.issue_refresh_token(
-                record, self.refresh_scope(scope), dpop_jkt=jkt if client.is_public else None
-            )
+        successor_scope = (
+            self.refresh_scope(scope)
+            if include_refresh_token and self.may_refresh(client, record)
+            else None
+        )
+        # RFC 9449 §5: a public client's refresh token is bound to the proven key too
+        refresh_token = self.store_refresh_token(
+            record, successor_scope, jkt if client.is_public else None
+        )
+        if refresh_token is not None:
+            token["refresh_token"] = refresh_token
         return token
+
+    def store_refresh_token(self, record: Grant, scope: str | None, jkt: str | None) -> str | None:
+        """The refresh token to hand out with the access token (None: none, ``scope`` None)."""
+        return None if scope is None else tokens.issue_refresh_token(record, scope, dpop_jkt=jkt)
 
     def token_scope(self, client: Client, scope: str | None) -> str:
         """The scope of the token: the requested scopes the client may have."""
@@ -222,35 +233,16 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
                 raise InvalidGrantError(self.INVALID) from None
         return refresh_token.user()
 
-    def generate_token(
-        self,
-        user: User | None = None,
-        scope: str | None = None,
-        grant_type: str | None = None,
-        expires_in: int | None = None,
-        include_refresh_token: bool = True,
-    ) -> dict[str, Any]:
-        """The access token first (the slow part), then the token is spent and its successor
-        stored in one transaction, so a spent refresh token never mints."""
-        token = super().generate_token(user, scope, grant_type, expires_in, False)
-        client: Client = self.request.client
-        record: RefreshTokenRecord = self.request.refresh_token
-        successor_scope = (
-            self.refresh_scope(token["scope"])
-            if include_refresh_token and self.may_refresh(client, record.grant)
-            else None
-        )
-        jkt = request_jkt(self.request) if client.is_public else None  # RFC 9449 §5, as the mixin
+    def store_refresh_token(self, record: Grant, scope: str | None, jkt: str | None) -> str | None:
+        """Called after the access token is signed (the slow part): spends the presented token
+        and stores its successor in one transaction, so a spent refresh token never mints."""
         try:
-            successor = refresh_rotation.consume(record, successor_scope, dpop_jkt=jkt)
+            return refresh_rotation.consume(self.request.refresh_token, scope, dpop_jkt=jkt)
         except refresh_rotation.RefreshTokenReused:
             raise InvalidGrantError(self.INVALID) from None
-        if successor is not None:
-            token["refresh_token"] = successor
-        return token
 
     def revoke_old_credential(self, refresh_token: RefreshTokenRecord) -> None:
-        """Already spent by ``generate_token``."""
+        """Already spent by ``store_refresh_token``."""
 
     def grant_record(self) -> Grant:
         grant: Grant = self.request.refresh_token.grant

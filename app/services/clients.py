@@ -18,7 +18,7 @@ from app.models import Client, Grant
 from app.models.grant import KIND_CLIENT_CREDENTIALS
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, hot_reads, resources
+from app.services import audit, resources, sql
 from app.services.client_metadata import (
     SECRET_AUTH_METHODS,
     ClientMetadataError,
@@ -177,7 +177,7 @@ class ClientRecord(ClientMixin):  # type: ignore[misc]
 
 
 # Built once: every column of the row, by primary key.
-_CLIENT_BY_ID = hot_reads.Statement(
+_CLIENT_BY_ID = sql.Statement(
     select(*Client.__table__.columns).where(Client.__table__.c.client_id == bindparam("client_id"))
 )
 
@@ -186,7 +186,7 @@ _CLIENTS, _GRANTS = Client.__table__.c, Grant.__table__.c
 _GRANT_PREFIX = "grant__"
 # The client and its own client_credentials grant in one read (a client_credentials token
 # needs both; two reads were two round trips).
-_CLIENT_WITH_OWN_GRANT = hot_reads.Statement(
+_CLIENT_WITH_OWN_GRANT = sql.Statement(
     select(*_CLIENTS, *(column.label(_GRANT_PREFIX + column.key) for column in _GRANTS))
     .select_from(
         Client.__table__.outerjoin(
@@ -203,13 +203,12 @@ _CLIENT_WITH_OWN_GRANT = hot_reads.Statement(
 )
 
 
-def _fetch_named(statement: hot_reads.Statement, params: dict[str, Any]) -> dict[str, Any] | None:
+def _fetch_named(statement: sql.Statement, params: dict[str, Any]) -> dict[str, Any] | None:
     """The statement's first row as a dict by column label, or None."""
-    row = hot_reads.fetch_one(statement, params)
+    row = sql.fetch_one(statement, params)
     if row is None:
         return None
-    return {str(column.key): value for column, value in zip(
-        statement.select.selected_columns, row, strict=True)}  # fmt: skip
+    return dict(zip(statement.keys, row, strict=True))
 
 
 def find_client_record(client_id: str, *, own_grant: bool = False) -> ClientRecord | None:

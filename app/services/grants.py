@@ -13,7 +13,7 @@ from app.models import Client, Grant, User
 from app.models.grant import KIND_CLIENT_CREDENTIALS
 from app.models.types import utcnow
 from app.security import new_token
-from app.services import hot_reads
+from app.services import sql
 
 
 def create_grant(
@@ -47,9 +47,9 @@ def create_grant(
 
 
 # Built once with bind parameters (building this select per call cost as much as running it);
-# a hot_reads.Statement on the grants table, so the read needs no ORM session.
+# a sql.Statement on the grants table, so the read needs no ORM session.
 _GRANTS = Grant.__table__.c
-_CLIENT_OWN_GRANT = hot_reads.Statement(
+_CLIENT_OWN_GRANT = sql.Statement(
     select(*_GRANTS)
     .where(_GRANTS.client_id == bindparam("client_id"), _GRANTS.kind == KIND_CLIENT_CREDENTIALS)
     .where(_GRANTS.revoked_at.is_(None), _GRANTS.expires_at > bindparam("now"))
@@ -67,10 +67,9 @@ def client_credentials_grant(client: Client) -> Grant:
     known: Grant | None = getattr(client, "own_grant", None)  # read with the client
     if known is not None:
         return known
-    row = hot_reads.fetch_one(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
+    row = sql.fetch_one(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
     if row is not None:
-        names = (str(column.key) for column in _CLIENT_OWN_GRANT.select.selected_columns)
-        return Grant(**dict(zip(names, row, strict=True)))
+        return Grant(**dict(zip(_CLIENT_OWN_GRANT.keys, row, strict=True)))
     grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
     db.session.flush()
     return grant

@@ -27,7 +27,7 @@ from app.extensions import db
 from app.models import Photo
 from app.models.types import utcnow
 from app.security import new_token
-from app.services import hot_reads, quotas
+from app.services import quotas, sql
 from app.services.images import clean_image
 
 TITLE_MAX = 200
@@ -141,8 +141,8 @@ _AFTER_CURSOR = _NEWEST_FIRST.where(
         and_(Photo.created_at == bindparam("created_at"), Photo.id < bindparam("photo_id")),
     )
 )
-_FIRST_PAGE = hot_reads.Statement(_NEWEST_FIRST)
-_NEXT_PAGE = hot_reads.Statement(_AFTER_CURSOR)
+_FIRST_PAGE = sql.Statement(_NEWEST_FIRST)
+_NEXT_PAGE = sql.Statement(_AFTER_CURSOR)
 
 
 def list_for_owner(owner_id: int, limit: int, cursor: str | None = None) -> Page:
@@ -155,7 +155,7 @@ def list_for_owner(owner_id: int, limit: int, cursor: str | None = None) -> Page
     if cursor:
         params["created_at"], params["photo_id"] = _decode_cursor(cursor)
         statement = _NEXT_PAGE
-    rows = [ListedPhoto._make(row) for row in hot_reads.fetch_all(statement, params)]
+    rows = [ListedPhoto._make(row) for row in sql.fetch_all(statement, params)]
     if len(rows) <= limit:
         return Page(rows, None)
     last = rows[limit - 1]

@@ -24,7 +24,7 @@ from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningK
 from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import hot_reads, keys
+from app.services import keys, sql
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ACCESS_TOKEN_ALG = "ES256"  # noqa: S105
@@ -151,11 +151,9 @@ _VALIDITY_COLUMNS = (
     select(SigningKey.status).where(SigningKey.kid == bindparam("kid")).scalar_subquery(),
     exists().where(RevokedAccessToken.jti == bindparam("jti")),
 )
-_VALIDITY_QUERY = hot_reads.Statement(
-    select(*_VALIDITY_COLUMNS).where(Grant.id == bindparam("gid"))
-)
+_VALIDITY_QUERY = sql.Statement(select(*_VALIDITY_COLUMNS).where(Grant.id == bindparam("gid")))
 # The same answer and the token's user in one round trip, for /userinfo.
-_VALIDITY_AND_USER_QUERY = hot_reads.Statement(
+_VALIDITY_AND_USER_QUERY = sql.Statement(
     select(*_VALIDITY_COLUMNS, User.username, User.email)
     .select_from(Grant)
     .outerjoin(User, User.id == Grant.user_id)
@@ -172,7 +170,7 @@ def check_access_token(
     """
     header, claims = _verify_signature(token)
     _check_claims(claims, audience)
-    row = hot_reads.fetch_one(
+    row = sql.fetch_one(
         _VALIDITY_AND_USER_QUERY if with_user else _VALIDITY_QUERY,
         {"kid": header["kid"], "jti": str(claims["jti"]), "gid": str(claims["gid"])},
     )

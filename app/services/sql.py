@@ -1,23 +1,29 @@
-"""Hot-path reads without the ORM session: prebuilt statements on a pooled DBAPI connection.
+"""Core statements compiled once per dialect and run on a DBAPI cursor, without the ORM session.
 
-A bearer check, /userinfo and the photo listing each need one or two indexed SELECTs. Through
-the ORM session such a request also paid for the session, a pool checkout with a ping, BEGIN
-and ROLLBACK (five round trips on PostgreSQL) and SQLAlchemy's per-execution work, more than
-the queries themselves. Here a statement is written once with Core, compiled once per dialect
-to the driver's SQL, and run on a DBAPI cursor::
+Hot paths need a few indexed SELECTs (a bearer check, /userinfo, the photo listing, a
+client) and refresh rotation a few writes. Through the ORM session or ``Connection.execute``
+each paid for SQLAlchemy's execution context and result, and a read also for the session, a
+pool checkout with a ping, BEGIN and ROLLBACK (five round trips on PostgreSQL): more than the
+queries themselves. Here a statement is written once with Core (select, insert, update, with
+a CTE), compiled once per dialect to the driver's SQL with its types' value conversions, and
+run on a DBAPI cursor::
 
-    LOOKUP = hot_reads.Statement(select(User.email).where(User.id == bindparam("id")))
-    row = hot_reads.fetch_one(LOOKUP, {"id": 1})      # a tuple, or None
-    rows = hot_reads.fetch_all(LISTING, {...})        # a list of tuples
-    with hot_reads.connection():                      # several reads, one pool checkout
+    LOOKUP = sql.Statement(select(User.email).where(User.id == bindparam("id")))
+    row = sql.fetch_one(LOOKUP, {"id": 1})        # a tuple, or None
+    rows = sql.fetch_all(LISTING, {...})          # a list of tuples
+    with sql.connection():                        # several reads, one pool checkout
         ...
+    ran = sql.run_in_session(SPEND, {...})        # in the session's transaction: rows, rowcount
 
-Values come back converted by the columns' types (UTC datetimes stay UTC-aware). On SQLite
-the connection is ``db.engine``'s (its connect-time pragmas apply, tests' dispose closes it).
-On PostgreSQL it comes from a second pool of the same URL, in autocommit and not pinged on
-checkout: one round trip per statement. A read whose pooled connection turns out dead is
-retried once on a new one. Errors surface as SQLAlchemy's exceptions (an outage is the usual
-503); a connection always goes back to its pool when the block ends, errors included.
+Values go in and come back through the columns' types (UTC datetimes stay UTC-aware), as the
+ORM would write and read them. Reads (``fetch_*``, ``connection``) run outside any transaction:
+on SQLite on ``db.engine``'s pool (its connect-time pragmas apply, tests' dispose closes it);
+on PostgreSQL on a second pool of the same URL, in autocommit and not pinged on checkout, one
+round trip per statement; a read whose pooled connection turns out dead is retried once on a
+new one. ``run_in_session`` runs on the connection of the ORM session, inside its transaction,
+which the caller's service commits. Driver errors surface as SQLAlchemy's DBAPIError (an
+outage is the usual 503) and a dead connection is invalidated; a hot connection always goes
+back to its pool when its block ends, errors included.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from flask import Flask, current_app
@@ -35,13 +42,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 
 from app.extensions import db
 
 Row = tuple[Any, ...]
 EXTENSION_KEY = "hot_reads"
 _Processor = Callable[[Any], Any]
-_Select = Select[*tuple[Any, ...]]
+_Core = Select[*tuple[Any, ...]] | UpdateBase  # a select, or an insert/update (CTEs included)
 
 
 @dataclass(frozen=True)
@@ -59,29 +68,49 @@ class _Compiled:
         return values if self.names is None else tuple(values[name] for name in self.names)
 
     def convert(self, rows: list[Row]) -> list[Row]:
-        for index, process in self.results:
-            after = index + 1
-            rows = [(*row[:index], process(row[index]), *row[after:]) for row in rows]
-        return rows
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, process in self.results:
+                values[index] = process(values[index])
+            converted.append(tuple(values))
+        return converted
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """What a statement run in the session's transaction gave: its rows (converted; empty
+    for a statement without RETURNING) and the driver's count of rows it changed."""
+
+    rows: list[Row]
+    rowcount: int
 
 
 class Statement:
-    """A Core SELECT, compiled once per dialect to the driver's SQL and value conversions."""
+    """A Core statement, compiled once per dialect to the driver's SQL and value conversions."""
 
-    def __init__(self, select: _Select) -> None:
-        self.select = select
+    def __init__(self, statement: _Core) -> None:
+        self.statement = statement
         self._compiled: dict[tuple[str, str], _Compiled] = {}
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """The keys of its columns (selected or RETURNING), to name a row's values. Read on
+        first use: SQLAlchemy memoizes them on the statement, and would carry that memo into
+        statements derived from it later (``.returning()``)."""
+        return tuple(str(column.key) for column in self.statement.exported_columns)
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         key = (dialect.name, dialect.driver)
         found = self._compiled.get(key)
         if found is None:
-            found = self._compiled[key] = _compile(self.select, dialect)
+            found = self._compiled[key] = _compile(self.statement, dialect)
         return found
 
 
-def _compile(select: _Select, dialect: Dialect) -> _Compiled:
-    compiled = select.compile(dialect=dialect)
+def _compile(statement: _Core, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
     binds: dict[str, _Processor] = {}
     for bind, name in compiled.bind_names.items():
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -89,7 +118,7 @@ def _compile(select: _Select, dialect: Dialect) -> _Compiled:
             binds[name] = process
     defaults = {name: value for name, value in compiled.params.items() if value is not None}
     results = []
-    for index, column in enumerate(select.selected_columns):
+    for index, column in enumerate(statement.exported_columns):  # selected or RETURNING
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             results.append((index, process))
@@ -158,12 +187,7 @@ class HotConnection:
         for attempt in (1, 2):
             dbapi = self._dbapi if self._dbapi is not None else self._reconnect()
             try:
-                cursor = dbapi.cursor()
-                try:
-                    cursor.execute(compiled.sql, arguments)
-                    return list(cursor.fetchall())
-                finally:
-                    cursor.close()
+                return _execute(dbapi, compiled.sql, arguments)[0]
             except self.dialect.loaded_dbapi.Error as exc:
                 dead = self.dialect.is_disconnect(exc, dbapi, None)
                 if dead:
@@ -188,6 +212,18 @@ class HotConnection:
         if self._dbapi is not None:
             self._dbapi.close()  # back to the pool
             self._dbapi = None
+
+
+def _execute(dbapi: Any, sql: str, arguments: Any) -> tuple[list[Row], int]:
+    """Run ``sql`` on a cursor of the DBAPI connection ``dbapi``: its rows (none for a
+    statement that returns none) and its rowcount. Driver errors propagate as they are."""
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql, arguments)
+        rows = list(cursor.fetchall()) if cursor.description is not None else []
+        return rows, cursor.rowcount
+    finally:
+        cursor.close()
 
 
 def _wrap(exc: Exception, dialect: Dialect, sql: str | None, dead: bool | None) -> StatementError:
@@ -232,6 +268,25 @@ def fetch_one(statement: Statement, params: Mapping[str, Any]) -> Row | None:
     """The statement's first row, or None."""
     with connection() as conn:
         return conn.fetch_one(statement, params)
+
+
+def run_in_session(statement: Statement, params: Mapping[str, Any]) -> Ran:
+    """Run the statement on the ORM session's connection, in its transaction (the calling
+    service commits). A dead connection is invalidated, and the error raised: a transaction
+    cannot be retried statement by statement."""
+    connection = db.session.connection()
+    dialect = connection.dialect
+    compiled = statement.compiled(dialect)
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        rows, rowcount = _execute(dbapi, compiled.sql, compiled.arguments(params))
+    except dialect.loaded_dbapi.Error as exc:
+        dead = dialect.is_disconnect(exc, dbapi, None)
+        if dead:
+            connection.invalidate(exc)
+        raise _wrap(exc, dialect, compiled.sql, dead) from exc
+    return Ran(compiled.convert(rows) if compiled.results and rows else rows, rowcount)
 
 
 def _source() -> _Source:
