@@ -91,6 +91,8 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)
         self.register_extension(self.issuer_parameter)
+        # The token view has checked grant_type already; /token looks its grant up here.
+        self._token_grants_by_type = {cls.GRANT_TYPE: (cls, ext) for cls, ext in self._token_grants}
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         """RFC 6749 §2.3: a request uses one authentication method, chosen by what it carries.
@@ -150,9 +152,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def create_grant_token_response(self, grant_type: str, request: OAuth2Request) -> Response:
         """authlib's ``create_token_response`` for a grant_type the token view already checked:
         the grant class is picked by name instead of asking every registered grant again."""
-        grant_cls, extensions = {cls.GRANT_TYPE: (cls, ext) for cls, ext in self._token_grants}[
-            grant_type
-        ]
+        grant_cls, extensions = self._token_grants_by_type[grant_type]
         response: Response
         try:
             if not grant_cls.check_token_endpoint(request):  # e.g. the device flow switched off

@@ -15,10 +15,9 @@ from sqlalchemy import bindparam, select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Client, Grant
-from app.models.grant import KIND_CLIENT_CREDENTIALS
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, resources, sql
+from app.services import audit, grants, resources, sql
 from app.services.client_metadata import (
     SECRET_AUTH_METHODS,
     ClientMetadataError,
@@ -189,13 +188,7 @@ _GRANT_PREFIX = "grant__"
 _CLIENT_WITH_OWN_GRANT = sql.Statement(
     select(*_CLIENTS, *(column.label(_GRANT_PREFIX + column.key) for column in _GRANTS))
     .select_from(
-        Client.__table__.outerjoin(
-            Grant.__table__,
-            (_GRANTS.client_id == _CLIENTS.client_id)
-            & (_GRANTS.kind == KIND_CLIENT_CREDENTIALS)
-            & _GRANTS.revoked_at.is_(None)
-            & (_GRANTS.expires_at > bindparam("now")),
-        )
+        Client.__table__.outerjoin(Grant.__table__, grants.own_grant_condition(_CLIENTS.client_id))
     )
     .where(_CLIENTS.client_id == bindparam("client_id"))
     .order_by(_GRANTS.created_at.desc())

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from app.extensions import db
 from app.models import Client, Grant, User
@@ -46,13 +46,25 @@ def create_grant(
     return grant
 
 
+_GRANTS = Grant.__table__.c
+
+
+def own_grant_condition(client_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """A client's own live client_credentials grant (the statement binds ``now``): the one
+    definition, used here and by client authentication's joined read (services/clients.py)."""
+    return and_(
+        _GRANTS.client_id == client_id,
+        _GRANTS.kind == KIND_CLIENT_CREDENTIALS,
+        _GRANTS.revoked_at.is_(None),
+        _GRANTS.expires_at > bindparam("now"),
+    )
+
+
 # Built once with bind parameters (building this select per call cost as much as running it);
 # a sql.Statement on the grants table, so the read needs no ORM session.
-_GRANTS = Grant.__table__.c
 _CLIENT_OWN_GRANT = sql.Statement(
     select(*_GRANTS)
-    .where(_GRANTS.client_id == bindparam("client_id"), _GRANTS.kind == KIND_CLIENT_CREDENTIALS)
-    .where(_GRANTS.revoked_at.is_(None), _GRANTS.expires_at > bindparam("now"))
+    .where(own_grant_condition(bindparam("client_id")))
     .order_by(_GRANTS.created_at.desc())
     .limit(1)
 )

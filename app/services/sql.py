@@ -48,7 +48,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from app.extensions import db
 
 Row = tuple[Any, ...]
-EXTENSION_KEY = "hot_reads"
+EXTENSION_KEY = "tessera.sql"
 _Processor = Callable[[Any], Any]
 _Core = Select[*tuple[Any, ...]] | UpdateBase  # a select, or an insert/update (CTEs included)
 
