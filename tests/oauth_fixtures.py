@@ -1,5 +1,5 @@
 """OAuth fixtures for every test package (loaded by tests/conftest.py as a plugin): the
-clients of SECURITY.md (conf, pub, pkj, cc) and a flow driver."""
+clients of docs/security.md (conf, pub, pkj, cc) and a flow driver."""
 
 from __future__ import annotations
 

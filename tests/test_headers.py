@@ -1,4 +1,4 @@
-"""Security headers and cookie flags (SECURITY.md UI-01, UI-07, LS-03)."""
+"""Security headers and cookie flags (docs/security.md UI-01, UI-07, LS-03)."""
 
 from __future__ import annotations
 

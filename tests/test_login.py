@@ -1,4 +1,4 @@
-"""Signing in and out through /login and /logout (SECURITY.md group J)."""
+"""Signing in and out through /login and /logout (docs/security.md group J)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ class Consent(Base):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # ``Client.redirect_uris_digest`` when consent was given: consent stays with the hosts it
-    # was given for, and a change of redirect URIs asks again (SECURITY.md NA-02).
+    # was given for, and a change of redirect URIs asks again (docs/security.md NA-02).
     redirect_uris_digest: Mapped[str | None] = mapped_column(String(64))
 
     def covers(self, scope: str, redirect_uris_digest: str) -> bool:

@@ -2,7 +2,7 @@
 
 The consent form carries a signed ticket naming the user and a digest of the authorization
 request it was shown for (on top of the session's CSRF token), so an approval cannot be
-replayed onto a different request (SECURITY.md UI-02). Tickets last 10 minutes.
+replayed onto a different request (docs/security.md UI-02). Tickets last 10 minutes.
 """
 
 from __future__ import annotations

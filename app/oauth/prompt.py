@@ -7,7 +7,7 @@ sign in again, ``prompt=consent`` shows the consent page even when consent is re
 Remembered consent answers silently only when the redirect URI identifies the client: a public
 client on a loopback or private-use redirect URI can be impersonated by any program listening
 there, with its own PKCE challenge (RFC 6749 §10.2, RFC 8252 §8.6), so it always meets the
-consent page (SECURITY.md NA-01).
+consent page (docs/security.md NA-01).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Clients' JWK Sets fetched from their ``jwks_uri``, cached per worker (SECURITY.md OF-02).
+"""Clients' JWK Sets fetched from their ``jwks_uri``, cached per worker (docs/security.md OF-02).
 
 An entry lives for the answer's ``Cache-Control: max-age``, held between 60 s and 24 h
 (5 minutes when the answer names none). A ``kid`` the cached set does not hold triggers one

@@ -1,4 +1,4 @@
-"""/account/apps: what Bob allowed, what each app did, and "Revoke" (SECURITY.md RT-07)."""
+"""/account/apps: what Bob allowed, what each app did, and "Revoke" (docs/security.md RT-07)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """/admin/clients: who may open it, the "Register client" form (the same rules as the CLI,
-all-or-nothing, CSRF), the client page's "Rotate secret" and "Delete" (SECURITY.md LS-08,
+all-or-nothing, CSRF), the client page's "Rotate secret" and "Delete" (docs/security.md LS-08,
 LS-09, UI-04)."""
 
 from __future__ import annotations
@@ -305,7 +305,8 @@ def test_admin_edits_a_client_under_the_registration_rules(admin: Any, conf: Any
 def test_admin_edit_of_the_redirect_uris_asks_users_for_consent_again(
     admin: AdminConsole, oauth: OAuthActions, conf: RegisteredClient, bob: Any
 ) -> None:
-    """SECURITY.md NA-02: a new redirect URI ends silent re-authorization; a rename does not."""
+    """docs/security.md NA-02: a new redirect URI ends silent re-authorization; a rename
+    does not."""
     oauth.approve(conf, scope="openid")
     path = f"/admin/clients/{conf.client_id}/edit"
     form = {

@@ -1,4 +1,4 @@
-"""/admin/users: list, "Create user", "Make admin", "Disable" (SECURITY.md LS-08): for admins
+"""/admin/users: list, "Create user", "Make admin", "Disable" (docs/security.md LS-08): for admins
 only, through ``services.users``, and no admin can disable or demote themselves."""
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def test_unknown_user_is_refused(admin: AdminConsole) -> None:
     assert alert(response.get_data(as_text=True)) == "no user named 'nobody'"
 
 
-# -- storage quota (SECURITY.md API-05) ----------------------------------------------------
+# -- storage quota (docs/security.md API-05) ----------------------------------------------------
 
 
 def test_admin_sets_and_clears_a_users_storage_quota(

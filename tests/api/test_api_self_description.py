@@ -4,7 +4,7 @@ OpenAPI Specification 3.1.0 (§4.8.27 Security Scheme Object, §4.8.28 OAuth Flo
 Security Requirement Object); RFC 9728 §2 (metadata: ``resource``, ``authorization_servers``),
 §3.1 (well-known URI with the resource's path), §3.3 (``resource`` must match the URL it was
 fetched from), §5.1 (``resource_metadata`` in the ``WWW-Authenticate`` challenge); RFC 9068 §3
-(``aud`` of access tokens names the resource). Issue 4, Deliver item 5; SECURITY.md RV-08
+(``aud`` of access tokens names the resource). Issue 4, Deliver item 5; docs/security.md RV-08
 (the documented scope is the enforced scope).
 """
 

@@ -5,7 +5,7 @@ RFC 6750 §2.1 (Authorization header), §2.3 (no query-string tokens, OAuth 2.1 
 ``insufficient_scope`` 403 with ``scope``); RFC 9728 §5.1 (``resource_metadata`` in the
 challenge); RFC 9068 §4 (iss, aud, exp, signature, ``typ``); RFC 7009 §2.1 (revocation takes
 effect); RFC 9700 §4.14.2 (refresh-token reuse revokes the grant), §4.15 (client credentials).
-SECURITY.md rows RV-01, RV-02, RV-07, RV-08, RV-09, API-02; issue 4, Deliver item 3.
+docs/security.md rows RV-01, RV-02, RV-07, RV-08, RV-09, API-02; issue 4, Deliver item 3.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Issue 4, Deliver items 1 and 2 (the endpoints, cursor pagination, content served with its
 verified type, ``nosniff``, ``Content-Disposition``, ``ETag`` and conditional GET) and
-SECURITY.md rows API-04 (content served with nosniff, verified type, attachment, sandbox CSP)
+docs/security.md rows API-04 (content served with nosniff, verified type, attachment, sandbox CSP)
 and API-07 (delete is complete: content 404, file gone). RFC 9110 §8.8.3 (ETag), §13.1.2
 (If-None-Match), §15.4.5 (304); RFC 6266 (Content-Disposition).
 """

@@ -1,4 +1,4 @@
-"""Storage quota and upload rate of the photo API and the "My photos" page (SECURITY.md
+"""Storage quota and upload rate of the photo API and the "My photos" page (docs/security.md
 API-05, pen-test case 7): a refused upload answers with the numbers and stores nothing."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Issue 4, Deliver item 2 (the type decided by decoding, never by name or Content-Type; size,
 pixel and part-count limits; EXIF GPS stripped by default; files stored under a server id)
 and item 8 (HTML named x.jpg, polyglot, 1 KB PNG declaring 50,000 x 50,000 px, ``../`` names,
-2,000 parts). SECURITY.md rows API-03 (size and part count; Werkzeug CVE-2023-25577), API-04
+2,000 parts). docs/security.md rows API-03 (size and part count; Werkzeug CVE-2023-25577), API-04
 (no content sniffing), API-05 (pixel flood), API-06 (file name never a path). ASVS 5.2.1,
 5.2.2, 5.2.4, 5.2.6, 5.3.2.
 """

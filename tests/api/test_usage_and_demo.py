@@ -3,7 +3,7 @@
 Issue 4, Deliver item 6 (per user, client, operation and day counts of successful calls),
 item 7 (``flask --app wsgi demo``: bob, alice, PhotoPrint and generated photos; running it twice
 changes nothing; ``--password-stdin``), and item 2's crash safety (``photos clean`` removes
-files left without a row, never a real photo's file). SECURITY.md F5 (0 files without a row)
+files left without a row, never a real photo's file). docs/security.md F5 (0 files without a row)
 and API-07 (file count back to before).
 """
 

@@ -2,7 +2,7 @@
 
 Every fuzzed request must get a status below 500 with no traceback in its body, and a request
 that is refused (4xx) must store nothing: the row counts of the tables a client could fill,
-and the photo files on disk, stay as they were (SECURITY.md "Conventions", ER-03, ER-05..07).
+and the photo files on disk, stay as they were (docs/security.md "Conventions", ER-03, ER-05..07).
 
 ``FUZZ_EXAMPLES`` sets the examples per Hypothesis strategy (default 30, so ``make test``
 stays quick); ``make fuzz`` runs 500. Runs are derandomized: the same inputs every time.
@@ -187,7 +187,8 @@ class Tracker:
 
 @dataclass
 class World:
-    """A populated Tessera: bob with a photo and tokens, an admin, and the SECURITY.md clients."""
+    """A populated Tessera: bob with a photo and tokens, an admin, and the docs/security.md
+    clients."""
 
     app: Flask
     bob_id: int

@@ -4,7 +4,7 @@
 percent-encoded as UTF-8, bytes values are sent as those raw bytes, percent-encoded where
 the field is in a URL). ``SHAPES`` name whole-request attacks (repeated parameters, wrong
 content types, deep JSON, overlong URLs) that each endpoint applies in its own way.
-Sources: SECURITY.md ER-01, ER-04..ER-07, RU-02, LS-07, UI-06; OWASP testing guide
+Sources: docs/security.md ER-01, ER-04..ER-07, RU-02, LS-07, UI-06; OWASP testing guide
 (injection, CRLF); RFC 6749 §3.1 (parameters sent at most once).
 """
 

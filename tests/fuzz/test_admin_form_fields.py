@@ -2,7 +2,7 @@
 
 CSRF is off here only so every example reaches the field rules (RFC 7591 metadata,
 RFC 9700 §2.1 redirect URIs, https-only logo and client URIs); test_properties.py fuzzes the
-same form with CSRF on. All-or-nothing (SECURITY.md LS-09): a 400 stores no client, a 201
+same form with CSRF on. All-or-nothing (docs/security.md LS-09): a 400 stores no client, a 201
 stores exactly one, and the page never shows a traceback.
 """
 

@@ -1,4 +1,4 @@
-"""The fixed hostile corpus against every fuzzed endpoint (SECURITY.md ER-01, ER-03..ER-07).
+"""The fixed hostile corpus against every fuzzed endpoint (docs/security.md ER-01, ER-03..ER-07).
 
 Each corpus value is sent to each endpoint in one of its fields (rotating, so every field
 gets its share; ``make fuzz`` sends every value in every field), and each whole-request

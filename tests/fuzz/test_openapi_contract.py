@@ -5,7 +5,7 @@ valid ones (positive) and deliberately invalid ones (negative), as bob with a to
 photos.read and photos.write. Half the cases name bob's real photo or upload a real image,
 so the authorized code paths run, not only the 404 and 415. Checks: no 5xx; status codes,
 content types, headers and bodies as documented; invalid input refused; no traceback text in
-any body (SECURITY.md ER-03); and a refused call stores nothing.
+any body (docs/security.md ER-03); and a refused call stores nothing.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each example takes an otherwise good request, puts a generated value into one field (any
 surrogate-free text with control characters, raw bytes, or a value up to 1 MB) and may add
 repeated or unknown parameters. For every answer: status below 500, no traceback, no
-forged header, and a refused request (4xx) stores nothing (SECURITY.md ER-03, ER-05..ER-07).
+forged header, and a refused request (4xx) stores nothing (docs/security.md ER-03, ER-05..ER-07).
 Where a standard fixes more, it is checked too: RFC 6749 §5.1/§5.2 (``no-store``, a JSON
 ``error`` without CR/LF) on /token, /revoke and /introspect; a wrong sign-in never signs in;
 a consent POST without the right ticket, CSRF token and "Allow" never issues a code.

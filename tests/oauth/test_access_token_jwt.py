@@ -2,7 +2,7 @@
 
 /userinfo (and /introspect) are the resource that validates the token. Covers RFC 9068 §2.1,
 §2.2, §4; RFC 8725 §3.1, §3.2, §3.10; RFC 7515 §4.1.11 (crit), §7.2 (JSON serialization);
-RFC 7519 §4.1.4 (exp); SECURITY.md JW-01 .. JW-07 (and RV-09 for an ID token as bearer).
+RFC 7519 §4.1.4 (exp); docs/security.md JW-01 .. JW-07 (and RV-09 for an ID token as bearer).
 """
 
 from __future__ import annotations

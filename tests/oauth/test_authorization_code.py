@@ -1,6 +1,6 @@
 """Authorization codes: single use, replay revokes, short-lived, bound to the client, opaque.
 
-Covers SECURITY.md group D (AC-01..AC-09): RFC 6749 §4.1.2, §4.1.3, §5.2, §10.5, §10.10;
+Covers docs/security.md group D (AC-01..AC-09): RFC 6749 §4.1.2, §4.1.3, §5.2, §10.5, §10.10;
 OAuth 2.1 §4.1.3, §7.5.2; RFC 9700 §2.1.2, §4.2.4; RFC 6819 §4.6.7; RFC 7662 §2.2.
 AC-02 replays at once rather than after 30 s (the rule does not depend on the delay), and
 AC-06 samples 200 codes instead of 1,000 to keep the run short.

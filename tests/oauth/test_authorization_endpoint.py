@@ -1,7 +1,7 @@
 """The authorization endpoint as a person and a client meet it: state, iss, nonce, prompt,
 max_age, and the consent page.
 
-Covers SECURITY.md group C (ST-01..ST-04) and the consent-page parts of UI-02/UI-04:
+Covers docs/security.md group C (ST-01..ST-04) and the consent-page parts of UI-02/UI-04:
 RFC 6749 §4.1.2, §4.1.2.1, §10.12; RFC 9207 §2, §3; RFC 8414 §3.3; RFC 9700 §4.4, §4.11.2;
 OpenID Connect Core §3.1.2.1 (prompt, max_age, nonce), §3.1.2.6, §2 (auth_time, nonce).
 """

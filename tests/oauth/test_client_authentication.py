@@ -3,7 +3,7 @@
 RFC 6749 §2.3 (client authentication), §3.2 (token endpoint: form-encoded POST, parameters
 at most once), §5.1 (``Cache-Control: no-store``), §5.2 (error codes); RFC 7523 §3 and
 OpenID Connect Core §9 (private_key_jwt assertions); RFC 7591 §3.2.1 (the secret is returned
-at registration). SECURITY.md rows CA-01, CA-02, CA-04, CA-05, CA-07 (aud), CA-08 (one
+at registration). docs/security.md rows CA-01, CA-02, CA-04, CA-05, CA-07 (aud), CA-08 (one
 method per request; CA-03 and CA-06 are not covered here), AC-09 (grant_type=password), ER-02,
 ER-04 and ER-05 (repeated parameters).
 """
@@ -511,7 +511,7 @@ def test_parallel_uses_of_one_assertion_yield_at_most_one_token(
 def test_every_token_response_is_no_store(
     oauth: OAuthActions, cc: RegisteredClient, conf: RegisteredClient
 ) -> None:
-    """RFC 6749 §5.1 (success) and SECURITY.md ER-02 (errors too)."""
+    """RFC 6749 §5.1 (success) and docs/security.md ER-02 (errors too)."""
     responses = [
         oauth.token(cc, grant_type="client_credentials"),
         oauth.token(cc, grant_type="client_credentials", scope="photos.write"),

@@ -3,7 +3,7 @@
 RFC 6749 §4.4 (client credentials grant; §4.4.3 no refresh token SHOULD be issued), §3.3
 (scope), §5.2 (invalid_scope, unauthorized_client, invalid_client), RFC 7662 §2.2 (``sub``
 and ``client_id`` of the introspected token), RFC 9068 §2.2 (``sub`` is the client when the
-client acts for itself). SECURITY.md rows AC-09 (grants restricted per client) and L3's
+client acts for itself). docs/security.md rows AC-09 (grants restricted per client) and L3's
 client_credentials path.
 """
 

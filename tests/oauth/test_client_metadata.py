@@ -3,7 +3,7 @@
 Covers RFC 7591 §2 (metadata, jwks XOR jwks_uri), §3.2.2 (invalid_redirect_uri,
 invalid_client_metadata); RFC 6749 §3.1.2 (absolute URI, no fragment); RFC 9700 §2.1, §4.1.3
 (no wildcards, exact URIs); RFC 8252 §7.3, §8.3 (http only on loopback); RFC 8725 §3
-(public keys only); SECURITY.md RU-07, UI-05.
+(public keys only); docs/security.md RU-07, UI-05.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Covers RFC 7591 §3.2.1 (client information response: client_id, client_secret,
 client_id_issued_at, client_secret_expires_at, registered metadata), RFC 6749 §2.3.1 and
 §5.2 (invalid_client after secret rotation), RFC 7523 §2.2 (private_key_jwt clients);
-SECURITY.md CA-02 (secret shown once), RU-07 (positive side), client deletion ending tokens.
+docs/security.md CA-02 (secret shown once), RU-07 (positive side), client deletion ending tokens.
 """
 
 from __future__ import annotations

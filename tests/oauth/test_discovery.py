@@ -2,7 +2,7 @@
 
 Covers RFC 8414 §2, §3.3 (issuer identical everywhere); RFC 9207 §3
 (authorization_response_iss_parameter_supported); RFC 7636 / OAuth 2.1 §4.1.1 (S256 only);
-OIDC Discovery §3; SECURITY.md ST-02, PK-02 (advertised methods), AC-09 (advertised grants).
+OIDC Discovery §3; docs/security.md ST-02, PK-02 (advertised methods), AC-09 (advertised grants).
 """
 
 from __future__ import annotations

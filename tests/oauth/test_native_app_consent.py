@@ -1,4 +1,4 @@
-"""Remembered consent and public clients whose identity is not assured (SECURITY.md NA-01).
+"""Remembered consent and public clients whose identity is not assured (docs/security.md NA-01).
 
 RFC 6749 §10.2 and RFC 8252 §8.6: a public client on a loopback (or private-use) redirect URI
 can be impersonated by anyone listening on that port, with their own PKCE challenge, so it

@@ -2,7 +2,7 @@
 
 Covers OIDC Core 1.0 §2 and §3.1.3.6-3.1.3.7 (ID token claims, at_hash), §5.3-5.4 (UserInfo,
 claims by scope), RFC 6750 §2.1-2.3 (bearer in header or form body, never the query);
-OIDC RP-Initiated Logout 1.0 §2-§4, §6; SECURITY.md JW-10, ST-03, RV-07, LO-01.
+OIDC RP-Initiated Logout 1.0 §2-§4, §6; docs/security.md JW-10, ST-03, RV-07, LO-01.
 """
 
 from __future__ import annotations

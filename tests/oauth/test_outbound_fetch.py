@@ -1,4 +1,4 @@
-"""Fetching a client's jwks_uri: deadline, cache, no SSRF (SECURITY.md OF-01, OF-02, OF-03).
+"""Fetching a client's jwks_uri: deadline, cache, no SSRF (docs/security.md OF-01, OF-02, OF-03).
 
 Every URL Tessera fetches goes through app/services/outbound.py: one total deadline (2 s),
 64 KB, no redirects, public addresses only (loopback when OUTBOUND_ALLOW_LOOPBACK is on), the

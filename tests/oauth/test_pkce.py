@@ -1,6 +1,6 @@
 """PKCE: S256 required of every client, verifier checked, a failed check burns the code.
 
-Covers SECURITY.md group B (PK-01..PK-06): RFC 7636 §4.1-§4.6; RFC 9700 §2.1.1, §4.8;
+Covers docs/security.md group B (PK-01..PK-06): RFC 7636 §4.1-§4.6; RFC 9700 §2.1.1, §4.8;
 OAuth 2.1 §4.1.1, §4.1.3. Tessera requires S256 for public and confidential clients alike:
 a missing or non-S256 challenge is a redirect error ``invalid_request`` with ``state`` and
 ``iss``, and no code is issued.

@@ -1,6 +1,6 @@
 """Redirect URI checks at the authorization and token endpoints.
 
-Covers SECURITY.md group A (RU-01..RU-09): RFC 6749 §3.1.2, §3.1.2.3, §4.1.2.1, §4.1.3;
+Covers docs/security.md group A (RU-01..RU-09): RFC 6749 §3.1.2, §3.1.2.3, §4.1.2.1, §4.1.3;
 RFC 9700 §2.1, §4.1.3; RFC 8252 §7.3 (loopback ports); OAuth 2.1 §4.1.1, §4.1.2.1.
 An "AS error page" is a 400 HTML page with no Location header: the person is told, the
 client is never redirected to, and no code is issued.
@@ -36,7 +36,7 @@ def count_rows(app: Flask, model: Any) -> int:
 
 
 def assert_error_page(response: TestResponse, error: str | None = "invalid_request") -> None:
-    """SECURITY.md "AS error page": 400 HTML, no Location, nothing internal leaked."""
+    """docs/security.md "AS error page": 400 HTML, no Location, nothing internal leaked."""
     body = response.get_data(as_text=True)
     assert response.status_code == 400, body[:300]
     assert "Location" not in response.headers

@@ -2,7 +2,7 @@
 
 RFC 6749 §6 (refreshing an access token), RFC 9700 §4.14.2 (refresh token rotation and
 reuse detection), OAuth 2.1 §4.3.1, OpenID Connect Core §11 (offline_access), ASVS 10.4.5,
-10.4.8. SECURITY.md rows RT-01, RT-02, RT-03 (Tessera has no grace window), RT-04, RT-05,
+10.4.8. docs/security.md rows RT-01, RT-02, RT-03 (Tessera has no grace window), RT-04, RT-05,
 RT-06, and RV-06 for the refresh-token reuse path.
 """
 

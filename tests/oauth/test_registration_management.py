@@ -141,7 +141,7 @@ def test_update_replaces_the_metadata_and_the_client_follows_it(
 def test_new_redirect_uris_end_silent_reauthorization_but_not_the_tokens(
     registrar: Registrar, oauth: OAuthActions, web: dict[str, Any], bob: Any
 ) -> None:
-    """SECURITY.md NA-02: remembered consent does not follow the client to a new host."""
+    """docs/security.md NA-02: remembered consent does not follow the client to a new host."""
     old = as_registered(web)
     tokens = oauth.tokens_for(old, scope="openid photos.read")
     silent, _ = oauth.authorize(old, scope="openid photos.read", prompt="none")

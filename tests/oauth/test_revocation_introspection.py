@@ -2,7 +2,7 @@
 
 RFC 7009 §2.1, §2.2 (revocation), RFC 7662 §2.1, §2.2, §4 (introspection), RFC 6750 §2, §3,
 §3.1 (bearer token errors), OpenID Connect Core §5.3 (UserInfo), RFC 9068 §4 (token-type
-confusion). SECURITY.md rows RV-01 (checked at /userinfo and /introspect; the photo API does
+confusion). docs/security.md rows RV-01 (checked at /userinfo and /introspect; the photo API does
 not exist yet), RV-02, RV-03, RV-05, RV-06 (code replay, refresh reuse, both revocations),
 RV-07 and RV-09 (at /userinfo).
 """

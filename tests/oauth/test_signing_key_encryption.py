@@ -1,6 +1,6 @@
 """Private signing keys are sealed at rest; ``flask keys rewrap`` changes the sealing key.
 
-SECURITY.md KS-01 (pen-test case 5): a local user who can read the database file must not
+docs/security.md KS-01 (pen-test case 5): a local user who can read the database file must not
 find a usable private key in it. The rows are read here as that attacker would, with a plain
 database connection; tokens are checked at the API as a client would.
 """

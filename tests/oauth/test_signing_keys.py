@@ -1,7 +1,7 @@
 """The published JWK Set and key rotation through ``flask keys list|rotate|retire``.
 
 Covers RFC 7517 §4-5 (JWK Set members), RFC 8725 §3.1, OpenID Connect Core §10.1.1 (rotation
-with overlap), SECURITY.md JW-08 and JW-09 (the CS oidcc-server-rotate-keys checks).
+with overlap), docs/security.md JW-08 and JW-09 (the CS oidcc-server-rotate-keys checks).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Throttles on the client endpoints (issue 6 item 7; SECURITY.md CA-06).
+"""Throttles on the client endpoints (issue 6 item 7; docs/security.md CA-06).
 
 Token, introspection and revocation count calls per claimed client and per address, and
 failed client authentications per client + address and per address: failures from one

@@ -1,4 +1,4 @@
-"""Faults under load (SECURITY.md §3 F1-F5; RL-03): what a client notices when a worker,
+"""Faults under load (docs/security.md §3 F1-F5; RL-03): what a client notices when a worker,
 the whole server, the database's connections or Redis die, or the server is told to stop.
 
 Each test runs Tessera under gunicorn on the test's database (SQLite and PostgreSQL) and

@@ -1,6 +1,6 @@
 """Races through gunicorn: what is good once stays good once, however many ask together.
 
-SECURITY.md RL-01 (parallel redemptions of one authorization code), RL-02 (parallel refreshes
+docs/security.md RL-01 (parallel redemptions of one authorization code), RL-02 (parallel refreshes
 of one refresh token), CA-05 (one client assertion replayed in parallel) and LS-05 (the
 sign-in throttle counts attempts that arrive together). Tessera runs under gunicorn with 4
 workers on the test's database (SQLite and PostgreSQL); each request has its own connection

@@ -1,6 +1,6 @@
 """Refresh rotation under a race, through gunicorn (4 workers), on SQLite and PostgreSQL.
 
-RFC 9700 §4.14.2, SECURITY.md RL-02 and RT-02: of many uses of one refresh token sent at
+RFC 9700 §4.14.2, docs/security.md RL-02 and RT-02: of many uses of one refresh token sent at
 once, exactly one is answered with tokens (someone always spends it first; nobody spends it
 twice), every other one is invalid_grant, the reuse revokes the whole grant, and the reuse
 is in the audit trail.

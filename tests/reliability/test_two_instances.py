@@ -1,4 +1,4 @@
-"""Two Tessera hosts behind one name (SECURITY.md §3; README "Set the same value on every
+"""Two Tessera hosts behind one name (docs/security.md §3; README "Set the same value on every
 host"): one PostgreSQL database, one Redis for the throttles, one issuer. Whatever a client
 does at one host holds at the other on its very next call.
 """
