@@ -31,7 +31,7 @@ bp = declare(
     Blueprint("interaction", __name__),
     html_errors,
     csrf_protected,
-    no_rate_limit("checks only signed values (request objects, tickets, id_token hints)"),
+    no_rate_limit("nothing to guess: client_ids are public, request_uris and tickets random"),
 )
 
 
