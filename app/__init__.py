@@ -23,6 +23,7 @@ from app.extensions import (
     login_manager,
 )
 from app.file_modes import secure_instance
+from app.route_policy import declare_endpoint, html_errors, no_rate_limit
 from app.session_cookie import LeanCookieSessionInterface
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -213,6 +214,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_discovery_bp)
     for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp, admin_audit_bp):
         app.register_blueprint(page_bp)
+    declare_endpoint(app, "static", html_errors, no_rate_limit("files from app/static"))
 
 
 def register_commands(app: Flask) -> None:

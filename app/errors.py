@@ -1,9 +1,10 @@
 """One error vocabulary, mapped to HTTP once.
 
 Domain code raises :class:`TesseraError` subclasses (or werkzeug's HTTP exceptions);
-``register_error_handlers`` renders them as JSON ``{"error", "error_description"}`` under the
-API and OAuth paths and as an HTML page elsewhere. No response ever carries a traceback or
-SQL text: unexpected exceptions are logged and answered with a generic 500.
+``register_error_handlers`` renders them as JSON ``{"error", "error_description"}`` where the
+route declares ``json_errors`` and as an HTML page where it declares ``html_errors``
+(app/route_policy.py). No response ever carries a traceback or SQL text: unexpected
+exceptions are logged and answered with a generic 500.
 
     TesseraError
      ├── ValidationError        400 invalid_request
@@ -19,21 +20,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-# Paths answered in JSON (clients, not browsers, call them).
-JSON_PATH_PREFIXES = (
-    "/api/",
-    "/oauth/",
-    "/.well-known/",
-    "/token",
-    "/par",
-    "/revoke",
-    "/introspect",
-    "/device_authorization",
-    "/userinfo",
-    "/jwks",
-    "/healthz",
-    "/register",
-)
+from app.route_policy import JSON, error_surface
 
 # Seconds a client is asked to wait after a 503 (the database is briefly unreachable).
 SERVICE_UNAVAILABLE_RETRY_AFTER = 5
@@ -123,7 +110,8 @@ class TooManyAttempts(TesseraError):
 
 
 def wants_json() -> bool:
-    return request.path.startswith(JSON_PATH_PREFIXES)
+    """Whether the route declared JSON errors (``app.route_policy``), or its path did."""
+    return error_surface(current_app, request) == JSON
 
 
 def error_response(

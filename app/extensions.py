@@ -18,6 +18,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 import app.memory_limits  # noqa: F401  (memory:// counters without a thread per count)
+from app.route_policy import csrf_exempt_reason
 
 # Stable constraint names, so Alembic can alter and drop them on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -130,10 +131,12 @@ def init_login_manager(app: Flask) -> None:
 
 
 def init_csrf(app: Flask) -> None:
-    """CSRFProtect, checked only on the methods it protects.
+    """CSRFProtect on the unsafe methods of every view but those declaring ``csrf_exempt``.
 
-    Its own hook looks up the view's exemptions before it looks at the method, on every GET
-    too; this one looks at the method first. Exemptions and settings are CSRFProtect's.
+    The exemptions are declared on the route (app/route_policy.py), not kept by CSRFProtect.
+    Its own hook looks up exemptions before it looks at the method, on every GET too; this
+    one looks at the method first. A request that matches no route is not checked (it is a
+    404 or 405 either way).
     """
     check_default = app.config.get("WTF_CSRF_CHECK_DEFAULT", True)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # the hook below checks instead
@@ -144,5 +147,10 @@ def init_csrf(app: Flask) -> None:
 
     @app.before_request
     def _csrf_protect() -> None:
-        if request.method in methods and app.config["WTF_CSRF_ENABLED"]:
-            csrf.protect(apply_exemptions=True)
+        if (
+            request.method in methods
+            and app.config["WTF_CSRF_ENABLED"]
+            and request.endpoint is not None
+            and csrf_exempt_reason(app, request.endpoint) is None
+        ):
+            csrf.protect()

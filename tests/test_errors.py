@@ -19,7 +19,10 @@ def test_unknown_page_is_a_friendly_html_404(client: FlaskClient) -> None:
     assert "<script>x" not in body
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing", "/oauth/nothing", "/.well-known/nothing"])
+# An unknown URL answers in the surface declared by the routes it lies under (route_policy).
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing", "/.well-known/nothing", "/token/nothing", "/register/a/b"]
+)
 def test_unknown_client_path_is_a_json_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
@@ -28,13 +31,40 @@ def test_unknown_client_path_is_a_json_404(client: FlaskClient, path: str) -> No
     assert set(response.json) == {"error", "error_description"}
 
 
+@pytest.mark.parametrize("path", ["/account/nothing", "/admin/nothing", "/oauth/nothing"])
+def test_unknown_page_path_is_an_html_404(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Page not found" in response.get_data(as_text=True)
+
+
 def test_wrong_method_is_405_with_allow(client: FlaskClient) -> None:
     html = client.get("/logout")
     assert html.status_code == 405
     assert "POST" in html.headers["Allow"]
-    json = client.post("/healthz")
-    assert json.status_code == 405
-    assert json.json is not None and json.json["error"] == "method_not_allowed"
+    assert html.mimetype == "text/html"
+    for method, path in [("post", "/healthz"), ("get", "/token"), ("put", "/userinfo")]:
+        json = getattr(client, method)(path)
+        assert json.status_code == 405, path
+        assert json.json is not None and json.json["error"] == "method_not_allowed", path
+
+
+@pytest.mark.parametrize(
+    ("app_config", "method", "path", "surface"),
+    [
+        ({"REGISTRATION_MODE": "off"}, "post", "/register", "application/json"),
+        ({"DEVICE_FLOW_ENABLED": False}, "get", "/device", "text/html"),
+    ],
+    indirect=["app_config"],
+)
+def test_a_route_answers_in_its_declared_surface(
+    client: FlaskClient, method: str, path: str, surface: str
+) -> None:
+    """A matched route's own declaration decides: its blueprint's 404 while switched off."""
+    response = getattr(client, method)(path)
+    assert response.status_code == 404
+    assert response.mimetype == surface
 
 
 def test_oversized_body_is_413(client: FlaskClient) -> None:

@@ -6,10 +6,16 @@ from flask import Blueprint, abort, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit
 from app.scopes import describe
 from app.services import consents
 
-bp = Blueprint("my_apps", __name__, url_prefix="/account")
+bp = declare(
+    Blueprint("my_apps", __name__, url_prefix="/account"),
+    html_errors,
+    csrf_protected,
+    no_rate_limit("a signed-in user's own apps"),
+)
 
 READ_OPERATIONS = ("listPhotos", "getPhoto", "getPhotoContent")
 

@@ -11,10 +11,16 @@ from flask_login import current_user, login_required
 from app.account.forms import RenamePhotoForm, UploadPhotoForm
 from app.errors import TesseraError
 from app.models import Photo
+from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit, rate_limited
 from app.services import images, photos, quotas
 from app.upload_limits import hit as count_upload
 
-bp = Blueprint("my_photos", __name__, url_prefix="/account")
+bp = declare(
+    Blueprint("my_photos", __name__, url_prefix="/account"),
+    html_errors,
+    csrf_protected,
+    no_rate_limit("a signed-in user's own photos"),
+)
 PAGE_SIZE = 100
 
 
@@ -50,6 +56,7 @@ def list_photos() -> ResponseReturnValue:
 
 
 @bp.post("/photos")
+@rate_limited("PHOTO_UPLOAD_LIMIT_PER_USER, counted in the view (upload_limits.hit)")
 @login_required  # type: ignore[untyped-decorator]
 def upload() -> ResponseReturnValue:
     """Upload a photo (the same checks as the API: decoded, size and pixel limits)."""

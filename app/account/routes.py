@@ -9,10 +9,11 @@ from flask_login import login_user
 from app.account.forms import LoginForm
 from app.account.principal import SignedInUser, sign_out
 from app.extensions import source_address
+from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit, rate_limited
 from app.security import safe_next_path
 from app.services import attempts, login_sessions, users
 
-bp = Blueprint("account", __name__)
+bp = declare(Blueprint("account", __name__), html_errors, csrf_protected)
 
 FAILED_LOGIN_MESSAGE = "Invalid username or password."
 THROTTLED_MESSAGE = "Too many sign-in attempts. Wait a few minutes, then try again."
@@ -41,12 +42,14 @@ def _sign_in_guess(username: str) -> attempts.Guess:
 
 
 @bp.get("/")
+@no_rate_limit("the home page")
 def index() -> ResponseReturnValue:
     """Home page."""
     return render_template("index.html")
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limited("failed sign-ins count against LOGIN_LIMIT_PER_IP and _PER_ACCOUNT (attempts)")
 def login() -> ResponseReturnValue:
     """Sign in with username and password, then go back to ``next``."""
     next_path = safe_next_path(request.values.get("next"))
@@ -71,6 +74,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
+@no_rate_limit("signs the session out: nothing to guess")
 def logout() -> ResponseReturnValue:
     """Sign out: the server forgets the sign-in, so a copied cookie stops working too."""
     sign_out()

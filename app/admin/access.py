@@ -11,6 +11,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.extensions import login_manager
+from app.route_policy import csrf_protected, html_errors, no_rate_limit
+
+# The route policy of every admin blueprint: ``declare(bp, *ADMIN_PAGES)``.
+ADMIN_PAGES = (html_errors, csrf_protected, no_rate_limit("administrators only (admin_required)"))
 
 
 def admin_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:

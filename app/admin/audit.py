@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from app.admin.access import admin_required
+from app.admin.access import ADMIN_PAGES, admin_required
+from app.route_policy import declare
 from app.services import audit
 
-bp = Blueprint("admin_audit", __name__, url_prefix="/admin")
+bp = declare(Blueprint("admin_audit", __name__, url_prefix="/admin"), *ADMIN_PAGES)
 LIMIT = 200
 
 

@@ -14,14 +14,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.admin.access import admin_required
+from app.admin.access import ADMIN_PAGES, admin_required
 from app.admin.forms import ClientForm
 from app.models import Client
 from app.models.types import utcnow
+from app.route_policy import declare
 from app.services import clients, usage
 from app.services.client_metadata import ClientMetadataError
 
-bp = Blueprint("admin_clients", __name__, url_prefix="/admin")
+bp = declare(Blueprint("admin_clients", __name__, url_prefix="/admin"), *ADMIN_PAGES)
 
 
 @dataclass(frozen=True)

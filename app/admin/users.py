@@ -10,12 +10,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.admin.access import admin_required
+from app.admin.access import ADMIN_PAGES, admin_required
 from app.admin.forms import UserForm
 from app.errors import ValidationError
+from app.route_policy import declare
 from app.services import quotas, users
 
-bp = Blueprint("admin_users", __name__, url_prefix="/admin")
+bp = declare(Blueprint("admin_users", __name__, url_prefix="/admin"), *ADMIN_PAGES)
 
 
 def _page(

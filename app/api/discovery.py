@@ -10,8 +10,9 @@ from flask.typing import ResponseReturnValue
 from app.api.auth import resource_identifier
 from app.api.openapi import API_SCOPES, build_openapi
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
+from app.route_policy import declare, json_errors, no_rate_limit
 
-bp = Blueprint("api_discovery", __name__)
+bp = declare(Blueprint("api_discovery", __name__), json_errors)
 CACHE = "public, max-age=300"
 
 
@@ -33,6 +34,7 @@ def protected_resource_metadata() -> dict[str, Any]:
 
 
 @bp.get("/api/v1/openapi.json")
+@no_rate_limit("a public document, cached by its readers")
 def openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of the photo API."""
     response = jsonify(build_openapi())
@@ -42,6 +44,7 @@ def openapi() -> ResponseReturnValue:
 
 @bp.get("/.well-known/oauth-protected-resource")
 @bp.get("/.well-known/oauth-protected-resource/<path:resource_path>")
+@no_rate_limit("a public document, cached by its readers")
 def resource_metadata(resource_path: str | None = None) -> ResponseReturnValue:
     """RFC 9728 protected resource metadata (also under the resource's own path, §3.1)."""
     response = jsonify(protected_resource_metadata())

@@ -17,15 +17,19 @@ from app.api.schemas import (
     first_error,
 )
 from app.errors import TesseraError, ValidationError
-from app.extensions import csrf
 from app.models import Photo
+from app.route_policy import csrf_exempt, declare, json_errors, no_rate_limit, rate_limited
 from app.services import photos
 from app.upload_limits import hit as count_upload
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = declare(
+    Blueprint("api", __name__, url_prefix="/api/v1"),
+    json_errors,
+    csrf_exempt("bearer tokens, never cookies"),
+    no_rate_limit("a user's own photos, through a token; each call is counted in API usage"),
+)
 LIST_QUERY = ListQuerySchema()  # marshmallow schemas hold no per-call state; build once
 FIRST_PAGE_QUERY = LIST_QUERY.load({})  # a listing without parameters skips marshmallow
-csrf.exempt(bp)  # bearer tokens, never cookies
 
 
 def _base() -> str:
@@ -99,6 +103,7 @@ def list_photos(caller: Caller) -> ResponseReturnValue:
 
 
 @bp.post("/photos")
+@rate_limited("PHOTO_UPLOAD_LIMIT_PER_CLIENT, counted in the view (upload_limits.hit)")
 @api_operation(ops.UPLOAD)
 def upload_photo(caller: Caller) -> ResponseReturnValue:
     """Upload an image in the multipart field ``file`` (optional ``title``, ``description``).

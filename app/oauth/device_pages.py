@@ -32,10 +32,12 @@ from app.errors import ValidationError
 from app.extensions import limiter
 from app.oauth import consent
 from app.oauth.device import device_flow_enabled
+from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit
 from app.scopes import describe
 from app.services import clients, device_codes
 
-bp = Blueprint("device", __name__)
+bp = declare(Blueprint("device", __name__), html_errors, csrf_protected)
+NOTHING_TO_GUESS = "looks no code up: codes are guessed at POST /device, which is limited"
 
 MAX_TYPED_LENGTH = 32
 UNKNOWN_CODE_MESSAGE = (
@@ -61,6 +63,7 @@ def _code_missed(response: Response) -> bool:
 
 
 @bp.get("/device")
+@no_rate_limit(NOTHING_TO_GUESS)
 def verify_form() -> ResponseReturnValue:
     """The form where the person types the code their device shows."""
     code = _typed_code()
@@ -99,6 +102,7 @@ def verify() -> ResponseReturnValue:
 
 
 @bp.post("/device/decide")
+@no_rate_limit("needs a consent ticket signed for the signed-in user")
 def decide() -> ResponseReturnValue:
     """Allow or deny the device; a code is decided once."""
     code = _typed_code()
@@ -129,6 +133,7 @@ def _record_decision(code: str, requested_scope: str, approved: bool) -> bool:
 
 
 @bp.get("/device/done")
+@no_rate_limit(NOTHING_TO_GUESS)
 def done() -> ResponseReturnValue:
     """The "return to your device" page, shown once after a decision."""
     decision = session.pop("device_decision", None)

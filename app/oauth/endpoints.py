@@ -7,7 +7,6 @@ from flask import Blueprint, Response, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.errors import ValidationError
-from app.extensions import csrf
 from app.oauth import dpop_binding, par
 from app.oauth.device import device_flow_enabled
 from app.oauth.metadata import authorization_server_metadata, openid_configuration
@@ -15,12 +14,17 @@ from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
 from app.oauth.server import GRANT_TYPES, authorization_server
 from app.oauth.throttle import answer, client_endpoint
+from app.route_policy import csrf_exempt, declare, json_errors, no_rate_limit
 from app.services import keys
 
-bp = Blueprint("oauth", __name__)
-csrf.exempt(bp)  # clients authenticate themselves; no cookie is trusted here
+bp = declare(
+    Blueprint("oauth", __name__),
+    json_errors,
+    csrf_exempt("clients authenticate themselves; no cookie is trusted here"),
+)
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
 DISCOVERY_CACHE = "public, max-age=300"
+PUBLIC_DOCUMENT = "a public document, cached by its readers"
 SUPPORTED_GRANT_TYPES = {grant.GRANT_TYPE for grant in GRANT_TYPES}
 REPEATABLE_PARAMETERS = ("resource",)  # RFC 8707 §2: resource may repeat
 
@@ -96,6 +100,7 @@ def pushed_authorization_request() -> ResponseReturnValue:
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
+@no_rate_limit("a bearer token's claims: nothing to guess, one indexed lookup")
 def userinfo() -> ResponseReturnValue:
     """OpenID Connect Core §5.3: claims about the token's user, by its scopes."""
     # The token's validity and its user's claims come from one statement (one round trip).
@@ -110,6 +115,7 @@ def userinfo() -> ResponseReturnValue:
 
 
 @bp.get("/jwks.json")
+@no_rate_limit(PUBLIC_DOCUMENT)
 def jwks() -> ResponseReturnValue:
     """The public signing keys (RFC 7517 JWK Set)."""
     response = jsonify(keys.public_jwks())
@@ -118,6 +124,7 @@ def jwks() -> ResponseReturnValue:
 
 
 @bp.get("/.well-known/oauth-authorization-server")
+@no_rate_limit(PUBLIC_DOCUMENT)
 def oauth_metadata() -> ResponseReturnValue:
     """RFC 8414 authorization server metadata."""
     response = jsonify(authorization_server_metadata())
@@ -126,6 +133,7 @@ def oauth_metadata() -> ResponseReturnValue:
 
 
 @bp.get("/.well-known/openid-configuration")
+@no_rate_limit(PUBLIC_DOCUMENT)
 def openid_metadata() -> ResponseReturnValue:
     """OpenID Connect Discovery 1.0."""
     response = jsonify(openid_configuration())

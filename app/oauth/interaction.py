@@ -23,10 +23,16 @@ from app.extensions import csrf
 from app.oauth import consent, logout, par, resource_indicators
 from app.oauth.prompt import Step, next_step
 from app.oauth.server import TesseraAuthorizationServer, authorization_server
+from app.route_policy import csrf_exempt, csrf_protected, declare, html_errors, no_rate_limit
 from app.scopes import describe
 from app.services import consents
 
-bp = Blueprint("interaction", __name__)
+bp = declare(
+    Blueprint("interaction", __name__),
+    html_errors,
+    csrf_protected,
+    no_rate_limit("nothing to guess: client_ids are public, request_uris and tickets random"),
+)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -54,6 +60,7 @@ def authorize() -> ResponseReturnValue:
 
 
 @bp.route("/end-session", methods=["GET", "POST"])
+@csrf_exempt("RP-Initiated Logout §2: relying parties may POST; the view checks our own form")
 def end_session() -> ResponseReturnValue:
     """OIDC RP-Initiated Logout (GET or a form POST, §2): sign out at once when the
     id_token_hint names the signed-in user, else ask on a CSRF-protected form; then return
@@ -76,9 +83,6 @@ def end_session() -> ResponseReturnValue:
     if request.method == "POST":
         response.status_code = 303
     return response
-
-
-csrf.exempt(end_session)  # RP-Initiated Logout §2: relying parties may POST here
 
 
 def _decide(

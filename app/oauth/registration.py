@@ -13,15 +13,20 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.extensions import csrf, limiter, source_address
+from app.extensions import limiter, source_address
 from app.models import Client
 from app.oauth import protect
 from app.oauth.protect import bearer_token
+from app.route_policy import csrf_exempt, declare, json_errors, no_rate_limit
 from app.services import clients, dynamic_registration, registration_tokens
 from app.services.client_metadata import ClientMetadataError
 from app.services.dynamic_registration import RegistrationDenied
 
-bp = Blueprint("registration", __name__)
+bp = declare(
+    Blueprint("registration", __name__),
+    json_errors,
+    csrf_exempt("bearer tokens, never cookies"),
+)
 
 
 class BearerError(protect.BearerError):
@@ -34,8 +39,8 @@ class MissingToken(protect.MissingToken):
     offers_dpop = False
 
 
-csrf.exempt(bp)  # bearer tokens, never cookies
 JSON_MIMETYPE = "application/json"
+MANAGED_CLIENT = "needs the client's registration access token: nothing to guess"
 
 
 @bp.before_request
@@ -66,12 +71,14 @@ def register() -> ResponseReturnValue:
 
 
 @bp.get("/register/<client_id>")
+@no_rate_limit(MANAGED_CLIENT)
 def read_client(client_id: str) -> ResponseReturnValue:
     """RFC 7592 §2.1: the client's current registration (no secret, no token)."""
     return _information(_managed_client(client_id))
 
 
 @bp.put("/register/<client_id>")
+@no_rate_limit(MANAGED_CLIENT)
 def update_client(client_id: str) -> ResponseReturnValue:
     """RFC 7592 §2.2: replace the client's metadata."""
     client = _managed_client(client_id)
@@ -79,6 +86,7 @@ def update_client(client_id: str) -> ResponseReturnValue:
 
 
 @bp.delete("/register/<client_id>")
+@no_rate_limit(MANAGED_CLIENT)
 def delete_client(client_id: str) -> ResponseReturnValue:
     """RFC 7592 §2.3: deregister; every grant and token of the client ends."""
     dynamic_registration.delete(_managed_client(client_id))

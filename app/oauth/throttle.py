@@ -40,6 +40,7 @@ from werkzeug.exceptions import TooManyRequests
 from app.extensions import limiter, source_address
 from app.memory_limits import SweptMemoryStorage
 from app.oauth.client_auth import presented_credentials
+from app.route_policy import rate_limited
 
 View = TypeVar("View", bound=Callable[..., object])
 _AUTHENTICATED = "tessera_authenticated_client_id"
@@ -238,6 +239,7 @@ def _throttle() -> None:
 def client_endpoint(view: View) -> View:
     """Apply the client throttles to a view where clients authenticate."""
 
+    @rate_limited("the client throttles: " + ", ".join(limit.setting for limit in LIMITS))
     @functools.wraps(view)
     def throttled(*args: Any, **kwargs: Any) -> object:
         if limiter.enabled:
