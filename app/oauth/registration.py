@@ -15,23 +15,12 @@ from flask.typing import ResponseReturnValue
 
 from app.extensions import csrf, limiter, source_address
 from app.models import Client
-from app.oauth import protect
-from app.oauth.protect import bearer_token
+from app.oauth.protect import BearerError, MissingToken, bearer_token
 from app.services import clients, dynamic_registration, registration_tokens
 from app.services.client_metadata import ClientMetadataError
 from app.services.dynamic_registration import RegistrationDenied
 
 bp = Blueprint("registration", __name__)
-
-
-class BearerError(protect.BearerError):
-    """RFC 6750 errors for registration and registration access tokens (no DPoP offered)."""
-
-    offers_dpop = False
-
-
-class MissingToken(protect.MissingToken):
-    offers_dpop = False
 
 
 csrf.exempt(bp)  # bearer tokens, never cookies
@@ -57,7 +46,7 @@ def register() -> ResponseReturnValue:
     try:
         registration = dynamic_registration.register(metadata, initial_access_token)
     except RegistrationDenied as exc:
-        raise BearerError(str(exc)) from None
+        raise _denied(str(exc)) from None
     body = registration.information_response() | {
         "registration_access_token": registration.registration_access_token,
         "registration_client_uri": registration_client_uri(registration.client),
@@ -95,20 +84,25 @@ def _initial_access_token() -> str | None:
         return None
     token = bearer_token()
     if token is None:
-        raise MissingToken()
+        raise MissingToken(offer_dpop=False)
     if not registration_tokens.is_usable(token):
-        raise BearerError("The initial access token is invalid, expired or used up.")
+        raise _denied("The initial access token is invalid, expired or used up.")
     return token
 
 
 def _managed_client(client_id: str) -> Client:
     token = bearer_token()
     if token is None:
-        raise MissingToken()
+        raise MissingToken(offer_dpop=False)
     try:
         return dynamic_registration.managed_client(client_id, token)
     except RegistrationDenied as exc:
-        raise BearerError(str(exc)) from None
+        raise _denied(str(exc)) from None
+
+
+def _denied(description: str) -> BearerError:
+    """RFC 6750 invalid_token for an initial or registration access token (Bearer only)."""
+    return BearerError(description, offer_dpop=False)
 
 
 def _json_object() -> dict[str, Any]:
