@@ -13,7 +13,15 @@ from app.extensions import Base
 from app.models.types import UTCDateTime, utcnow
 from app.security import constant_time_equals, hash_token, redirect_uri_matches
 
-PUBLIC_AUTH_METHOD = "none"
+# The client authentication methods Tessera knows (RFC 7591 §2 token_endpoint_auth_method):
+# the one list that registration, the admin form, the CLI, discovery and /token read.
+CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105  RFC 6749 §2.3.1, HTTP Basic
+CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105  RFC 6749 §2.3.1, form body
+PRIVATE_KEY_JWT = "private_key_jwt"  # RFC 7523 §2.2, OIDC Core §9
+PUBLIC_AUTH_METHOD = "none"  # a public client: PKCE, no credentials
+SECRET_AUTH_METHODS = (CLIENT_SECRET_BASIC, CLIENT_SECRET_POST)
+CONFIDENTIAL_AUTH_METHODS = (*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT)
+AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, PUBLIC_AUTH_METHOD)
 
 
 class Client(Base, ClientMixin):  # type: ignore[misc]

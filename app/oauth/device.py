@@ -33,9 +33,10 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Client, DeviceCode, Grant, User
+from app.models.client import AUTH_METHODS
 from app.models.types import utcnow
 from app.oauth import resource_indicators
-from app.oauth.grants import AUTH_METHODS, TokenIssuingMixin
+from app.oauth.grants import TokenIssuingMixin
 from app.services import device_codes
 from app.services.device_codes import PollResult
 

@@ -22,6 +22,7 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.models import AuthorizationCode, Client, Grant, User
+from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.oauth import dpop, resource_indicators
@@ -31,9 +32,6 @@ from app.security import hash_token
 from app.services import audit, refresh_rotation, tokens
 from app.services import grants as grant_records
 from app.services.refresh_rotation import RefreshTokenRecord
-
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 class TokenIssuingMixin:
