@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Base
 from app.models.types import UTCDateTime, utcnow
+from app.scopes import allowed_part
 from app.security import constant_time_equals, hash_token, redirect_uri_matches
 
 # The client authentication methods Tessera knows (RFC 7591 §2 token_endpoint_auth_method):
@@ -103,10 +104,9 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
     def get_allowed_scope(self, scope: str | None) -> str | None:
         """The requested scopes this client may have (RFC 6749 §3.3: all of its registered
         scope when none is asked for). None when nothing requested is allowed."""
-        allowed = self.scope.split()
         if not scope:
-            return " ".join(allowed)
-        granted = [name for name in dict.fromkeys(scope.split()) if name in allowed]
+            return " ".join(self.scope.split())
+        granted = allowed_part(scope, self.scope)
         return " ".join(granted) if granted else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:

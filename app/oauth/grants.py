@@ -16,7 +16,6 @@ from authlib.oauth2.rfc6749 import (
     UnauthorizedClientError,
     grants,
 )
-from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import current_app
 from sqlalchemy import update
 
@@ -28,6 +27,7 @@ from app.models.types import utcnow
 from app.oauth import dpop, resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
+from app.scopes import has_scope, includes, scope_names
 from app.security import hash_token
 from app.services import audit, refresh_rotation, tokens
 from app.services import grants as grant_records
@@ -96,7 +96,9 @@ class TokenIssuingMixin:
 
     def may_refresh(self, client: Client, record: Grant) -> bool:
         """RFC 9700 §4.14 / OIDC Core §11: refresh tokens only with offline_access."""
-        return client.check_grant_type("refresh_token") and "offline_access" in record.scope.split()
+        return has_scope(record.scope, "offline_access") and client.check_grant_type(
+            "refresh_token"
+        )
 
     def refresh_scope(self, scope: str) -> str:
         return scope
@@ -270,13 +272,12 @@ class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant): 
             )
         self.request.client = client
         asked = self.request.payload.scope
-        requested = scope_to_list(asked) or []
-        if requested and not set(requested) <= set(self.server.scopes_supported):
+        requested = scope_names(asked)
+        if not includes(self.server.scopes_supported, requested):
             raise InvalidScopeError()
-        allowed = client.scope.split()
-        if not set(requested) <= set(allowed):
+        if not includes(client.scope, requested):
             raise InvalidScopeError("The client may not ask for this scope.")
-        self.granted_scope = " ".join(dict.fromkeys(requested if asked else allowed))
+        self.granted_scope = " ".join(requested if asked else scope_names(client.scope))
 
     def token_scope(self, client: Client, scope: str | None) -> str:
         return self.granted_scope

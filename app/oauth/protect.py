@@ -11,6 +11,7 @@ from flask import request
 
 from app.errors import TesseraError
 from app.oauth import dpop
+from app.scopes import has_scope
 from app.security import constant_time_equals
 from app.services.tokens import AccessToken, InvalidToken, check_access_token
 
@@ -131,7 +132,7 @@ def require_access_token(
             scheme=scheme,
         ) from None
     _check_binding(access, token, scheme, resource_metadata)
-    if scope and scope not in access.scopes:
+    if scope and not has_scope(access.scope, scope):
         raise BearerError(
             f"This request needs the {scope} scope.",
             error="insufficient_scope",

@@ -25,7 +25,7 @@ from app.models.client import (
     PRIVATE_KEY_JWT,
     PUBLIC_AUTH_METHOD,
 )
-from app.scopes import DEFAULT_CLIENT_SCOPE, unknown_scopes
+from app.scopes import DEFAULT_CLIENT_SCOPE, scope_names, unknown_scopes
 from app.services import outbound
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
@@ -241,7 +241,7 @@ def _check_scope(data: dict[str, Any]) -> None:
         scope = DEFAULT_CLIENT_SCOPE
         if "refresh_token" in data["grant_types"]:
             scope += " offline_access"
-    names = list(dict.fromkeys(scope.split()))
+    names = scope_names(scope)
     if not names:
         raise ClientMetadataError("scope: at least one scope is required")
     unknown = unknown_scopes(" ".join(names))
