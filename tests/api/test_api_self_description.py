@@ -205,6 +205,20 @@ def test_responses_match_the_documented_schemas(
         schema_validator(document, "Error").validate(error.get_json())
 
 
+def test_a_photo_has_exactly_the_documented_fields(
+    document: dict[str, Any], bob_api: PhotoApi
+) -> None:
+    """The photo body (schemas.photo_json, built by hand for speed) and the published schema
+    (PhotoSchema) name the same fields: a field added to one and not the other fails here."""
+    schemas = document["components"]["schemas"]
+    photo = bob_api.upload(title="Fields").get_json()
+    assert set(photo) == set(schemas["Photo"]["properties"])
+    assert set(photo) == set(schemas["Photo"]["required"])
+    links = schemas["Photo"]["properties"]["links"]
+    links = schemas[links["$ref"].rsplit("/", 1)[1]] if "$ref" in links else links
+    assert set(photo["links"]) == set(links["properties"])
+
+
 def _patch_form(api: PhotoApi, photo_id: str) -> TestResponse:
     return api.http.patch(
         f"/api/v1/photos/{photo_id}",
