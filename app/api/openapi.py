@@ -15,7 +15,7 @@ from app.api.schemas import ErrorSchema, PhotoPageSchema, PhotoSchema, PhotoUpda
 from app.config import API_PATH
 from app.scopes import CATALOG
 
-API_SCOPES = ("photos.read", "photos.write")
+API_SCOPES = tuple(dict.fromkeys(op.scope for op in OPERATIONS))  # photos.read, photos.write
 
 
 def _error(description: str) -> dict[str, Any]:

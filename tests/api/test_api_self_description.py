@@ -205,18 +205,28 @@ def test_responses_match_the_documented_schemas(
         schema_validator(document, "Error").validate(error.get_json())
 
 
+def _fields(schemas: dict[str, Any], name: str, *path: str) -> set[str]:
+    """The property names of components/schemas/``name`` (or of a property nested in it)."""
+    node = schemas[name]
+    for key in path:
+        node = node["properties"][key]
+        if "$ref" in node:
+            node = schemas[node["$ref"].rsplit("/", 1)[1]]
+    return set(node["properties"])
+
+
 def test_a_photo_has_exactly_the_documented_fields(
     document: dict[str, Any], bob_api: PhotoApi
 ) -> None:
-    """The photo body (schemas.photo_json, built by hand for speed) and the published schema
-    (PhotoSchema) name the same fields: a field added to one and not the other fails here."""
+    """The photo and page bodies (built by hand for speed: schemas.photo_json, list_photos)
+    and the published schemas name the same fields: one added on one side fails here."""
     schemas = document["components"]["schemas"]
     photo = bob_api.upload(title="Fields").get_json()
-    assert set(photo) == set(schemas["Photo"]["properties"])
-    assert set(photo) == set(schemas["Photo"]["required"])
-    links = schemas["Photo"]["properties"]["links"]
-    links = schemas[links["$ref"].rsplit("/", 1)[1]] if "$ref" in links else links
-    assert set(photo["links"]) == set(links["properties"])
+    assert set(photo) == _fields(schemas, "Photo") == set(schemas["Photo"]["required"])
+    assert set(photo["links"]) == _fields(schemas, "Photo", "links")
+    page = json_of(bob_api.get("/photos?limit=1"))
+    assert set(page) == _fields(schemas, "PhotoPage")
+    assert set(page["links"]) == _fields(schemas, "PhotoPage", "links")
 
 
 def _patch_form(api: PhotoApi, photo_id: str) -> TestResponse:
