@@ -18,6 +18,10 @@ from urllib.parse import urlsplit
 from flask import Flask
 from limits import parse_many
 
+# Where the photo API is mounted, under the issuer: its routes, its OpenAPI ``servers`` URL
+# and the default ``OAUTH_RESOURCE_AUDIENCE`` all read this one spelling.
+API_PATH = "/api/v1"
+
 DEFAULTS: dict[str, Any] = {
     # Secrets and storage
     "SECRET_KEY": None,  # generated into instance/secret_key on first start when unset
@@ -165,7 +169,7 @@ def _derive(app: Flask) -> None:
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(config))
     config["OAUTH_ISSUER"] = str(config["OAUTH_ISSUER"]).rstrip("/")
     if not config["OAUTH_RESOURCE_AUDIENCE"]:
-        config["OAUTH_RESOURCE_AUDIENCE"] = config["OAUTH_ISSUER"] + "/api/v1"
+        config["OAUTH_RESOURCE_AUDIENCE"] = config["OAUTH_ISSUER"] + API_PATH
     secure = config["OAUTH_ISSUER"].startswith("https://")
     if config["OUTBOUND_ALLOW_LOOPBACK"] is None:
         parts = urlsplit(config["OAUTH_ISSUER"])

@@ -1,12 +1,18 @@
 """The scope catalog: every scope once, with the words people see on the consent page.
 
 It feeds discovery (``scopes_supported``), client registration, the consent page and the
-photo API's per-route requirements.
+photo API's per-route requirements. The scope arithmetic (RFC 6749 §3.3: a scope is a
+space-separated list of case-sensitive names, in no particular order) is here too, so
+every "may this client ask for that", "does this consent cover that" and "does this token
+hold that" reads the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+Scopes = str | Iterable[str]  # a space-separated scope string, or its names
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,31 @@ CATALOG: dict[str, Scope] = {
 
 SCOPES_SUPPORTED = list(CATALOG)
 DEFAULT_CLIENT_SCOPE = "openid profile email photos.read"
+
+
+def scope_names(scope: str | None) -> list[str]:
+    """The distinct names of a scope string, in the order given ("" and None: none)."""
+    return list(dict.fromkeys((scope or "").split()))
+
+
+def _names(scopes: Scopes) -> set[str]:
+    return set(scopes.split() if isinstance(scopes, str) else scopes)
+
+
+def includes(held: Scopes, wanted: Scopes) -> bool:
+    """Every name in ``wanted`` is one of ``held``'s (an empty ``wanted`` always is)."""
+    return _names(wanted) <= _names(held)
+
+
+def has_scope(held: str, name: str) -> bool:
+    """``held`` (a token's, a grant's, a consent's scope string) names ``name``."""
+    return name in held.split()
+
+
+def allowed_part(requested: str, allowed: str) -> list[str]:
+    """The distinct names of ``requested`` that ``allowed`` holds, in the order asked."""
+    held = _names(allowed)
+    return [name for name in scope_names(requested) if name in held]
 
 
 def unknown_scopes(scope: str) -> list[str]:

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from app.api import operations as ops
 from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit
 from app.scopes import describe
 from app.services import consents
@@ -17,15 +18,15 @@ bp = declare(
     no_rate_limit("a signed-in user's own apps"),
 )
 
-READ_OPERATIONS = ("listPhotos", "getPhoto", "getPhotoContent")
-
 
 def activity_sentence(activity: dict[str, int], days: int = 30) -> str:
     """'read 12 photos, uploaded 0, renamed 0, deleted 0 in the last 30 days'."""
-    read = sum(activity.get(name, 0) for name in READ_OPERATIONS)
+    read = sum(activity.get(op.name, 0) for op in ops.READS)
+    uploaded, renamed, deleted = (
+        activity.get(op.name, 0) for op in (ops.UPLOAD, ops.UPDATE, ops.DELETE)
+    )
     return (
-        f"read {read} photos, uploaded {activity.get('uploadPhoto', 0)}, "
-        f"renamed {activity.get('updatePhoto', 0)}, deleted {activity.get('deletePhoto', 0)} "
+        f"read {read} photos, uploaded {uploaded}, renamed {renamed}, deleted {deleted} "
         f"in the last {days} days"
     )
 

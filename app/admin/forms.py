@@ -22,10 +22,11 @@ from wtforms import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.services.client_metadata import AUTH_METHODS, GRANT_TYPES
+from app.models.client import AUTH_METHODS, CLIENT_SECRET_BASIC
+from app.scopes import DEFAULT_CLIENT_SCOPE
+from app.services.client_metadata import GRANT_TYPES
 from app.services.users import NewUser
 
-DEFAULT_SCOPE = "openid profile email photos.read"
 OPTIONAL_URIS = ("jwks_uri", "logo_uri", "client_uri")
 
 
@@ -71,11 +72,11 @@ class ClientForm(ServiceErrorsMixin, FlaskForm):  # type: ignore[misc]
     grant_types = MultiCheckboxField(
         "Grant types", choices=list(GRANT_TYPES), validate_choice=False
     )
-    scope = StringField("Scope", default=DEFAULT_SCOPE)
+    scope = StringField("Scope", default=DEFAULT_CLIENT_SCOPE)
     token_endpoint_auth_method = SelectField(
         "Authentication method",
         choices=list(AUTH_METHODS),
-        default="client_secret_basic",
+        default=CLIENT_SECRET_BASIC,
         validate_choice=False,
     )
     jwks_uri = StringField("JWKS URI")

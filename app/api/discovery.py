@@ -9,10 +9,12 @@ from flask.typing import ResponseReturnValue
 
 from app.api.auth import resource_identifier
 from app.api.openapi import API_SCOPES, build_openapi
+from app.config import API_PATH
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.route_policy import declare, json_errors, no_rate_limit
 
 bp = declare(Blueprint("api_discovery", __name__), json_errors)
+OPENAPI_PATH = f"{API_PATH}/openapi.json"
 CACHE = "public, max-age=300"
 
 
@@ -25,7 +27,7 @@ def protected_resource_metadata() -> dict[str, Any]:
         "scopes_supported": list(API_SCOPES),
         "bearer_methods_supported": ["header"],
         "resource_name": "Tessera photo API",
-        "resource_documentation": f"{issuer}/api/v1/openapi.json",
+        "resource_documentation": f"{issuer}{OPENAPI_PATH}",
     }
     if current_app.config["DPOP_ENABLED"]:  # RFC 9728 §2, RFC 9449
         document["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)
@@ -33,7 +35,7 @@ def protected_resource_metadata() -> dict[str, Any]:
     return document
 
 
-@bp.get("/api/v1/openapi.json")
+@bp.get(OPENAPI_PATH)
 @no_rate_limit("a public document, cached by its readers")
 def openapi() -> ResponseReturnValue:
     """The OpenAPI 3.1 description of the photo API."""

@@ -9,11 +9,13 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
+from app.api import operations as ops
 from app.api.operations import OPERATIONS, Operation
 from app.api.schemas import ErrorSchema, PhotoPageSchema, PhotoSchema, PhotoUpdateSchema
+from app.config import API_PATH
 from app.scopes import CATALOG
 
-API_SCOPES = ("photos.read", "photos.write")
+API_SCOPES = tuple(dict.fromkeys(op.scope for op in OPERATIONS))  # photos.read, photos.write
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -24,17 +26,17 @@ def _error(description: str) -> dict[str, Any]:
 
 
 def _responses(operation: Operation) -> dict[str, Any]:
-    ok: dict[str, dict[str, Any]] = {
-        "listPhotos": {"200": {"description": "A page of photos",
+    ok: dict[Operation, dict[str, Any]] = {
+        ops.LIST: {"200": {"description": "A page of photos",
                                "content": {"application/json": {"schema": "PhotoPage"}}}},
-        "uploadPhoto": {"201": {"description": "Stored; Location names the new photo",
+        ops.UPLOAD: {"201": {"description": "Stored; Location names the new photo",
                                 "content": {"application/json": {"schema": "Photo"}}}},
-        "getPhoto": {"200": {"description": "The photo",
+        ops.GET: {"200": {"description": "The photo",
                              "content": {"application/json": {"schema": "Photo"}}}},
-        "updatePhoto": {"200": {"description": "The updated photo",
+        ops.UPDATE: {"200": {"description": "The updated photo",
                                 "content": {"application/json": {"schema": "Photo"}}}},
-        "deletePhoto": {"204": {"description": "Deleted"}},
-        "getPhotoContent": {
+        ops.DELETE: {"204": {"description": "Deleted"}},
+        ops.CONTENT: {
             "200": {"description": "The image", "content": {
                 f"image/{kind}": {"schema": {"type": "string", "contentMediaType": f"image/{kind}"}}
                 for kind in ("jpeg", "png", "webp", "gif")}},
@@ -48,7 +50,7 @@ def _responses(operation: Operation) -> dict[str, Any]:
     }
     if "photo_id" in operation.path:
         errors["404"] = _error("No such photo (or not yours)")
-    if operation.name == "uploadPhoto":
+    if operation is ops.UPLOAD:
         errors["413"] = _error(
             "Too many bytes or pixels (request_too_large), or the stored image would take the"
             " user past their storage quota (quota_exceeded, with used_bytes, quota_bytes and"
@@ -59,13 +61,13 @@ def _responses(operation: Operation) -> dict[str, Any]:
             " Retry-After says when to try again"
         )
         errors["415"] = _error("Not a JPEG, PNG, WebP or GIF image")
-    if operation.name == "updatePhoto":
+    if operation is ops.UPDATE:
         errors["415"] = _error("The body is not JSON")
-    return ok[operation.name] | errors
+    return ok[operation] | errors
 
 
 def _request_body(operation: Operation) -> dict[str, Any] | None:
-    if operation.name == "uploadPhoto":
+    if operation is ops.UPLOAD:
         upload = {
             "type": "object",
             "required": ["file"],
@@ -76,7 +78,7 @@ def _request_body(operation: Operation) -> dict[str, Any] | None:
             },
         }
         return {"required": True, "content": {"multipart/form-data": {"schema": upload}}}
-    if operation.name == "updatePhoto":
+    if operation is ops.UPDATE:
         return {"required": True, "content": {"application/json": {"schema": "PhotoUpdate"}}}
     return None
 
@@ -86,7 +88,7 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
     if "photo_id" in operation.path:
         params.append({"name": "photo_id", "in": "path", "required": True,
                        "schema": {"type": "string", "maxLength": 32}})  # fmt: skip
-    if operation.name == "listPhotos":
+    if operation is ops.LIST:
         params += [
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
@@ -105,7 +107,7 @@ def build_openapi() -> dict[str, Any]:
         openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
         info={"description": "Bob's photos, for the clients he approved and nobody else."},
-        servers=[{"url": f"{issuer}/api/v1"}],
+        servers=[{"url": f"{issuer}{API_PATH}"}],
     )
     for name, schema in (("Photo", PhotoSchema), ("PhotoPage", PhotoPageSchema),
                          ("PhotoUpdate", PhotoUpdateSchema), ("Error", ErrorSchema)):  # fmt: skip

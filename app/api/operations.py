@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class Operation:
     name: str  # operationId, and the usage counter's name
     method: str
-    path: str  # OpenAPI path under /api/v1
+    path: str  # OpenAPI path, under config.API_PATH
     scope: str
     summary: str
 
@@ -30,3 +30,4 @@ CONTENT = Operation(
 )
 
 OPERATIONS = (LIST, UPLOAD, GET, UPDATE, DELETE, CONTENT)
+READS = (LIST, GET, CONTENT)  # what the account page counts as "read N photos"

@@ -15,7 +15,9 @@ from app.api.schemas import (
     PhotoUpdateSchema,
     UploadFormSchema,
     first_error,
+    photo_json,
 )
+from app.config import API_PATH
 from app.errors import TesseraError, ValidationError
 from app.models import Photo
 from app.route_policy import csrf_exempt, declare, json_errors, no_rate_limit, rate_limited
@@ -23,7 +25,7 @@ from app.services import photos
 from app.upload_limits import hit as count_upload
 
 bp = declare(
-    Blueprint("api", __name__, url_prefix="/api/v1"),
+    Blueprint("api", __name__, url_prefix=API_PATH),
     json_errors,
     csrf_exempt("bearer tokens, never cookies"),
     no_rate_limit("a user's own photos, through a token; each call is counted in API usage"),
@@ -33,26 +35,7 @@ FIRST_PAGE_QUERY = LIST_QUERY.load({})  # a listing without parameters skips mar
 
 
 def _base() -> str:
-    return str(current_app.config["OAUTH_ISSUER"]) + "/api/v1"
-
-
-def _photo_json(photo: Any, base: str | None = None) -> dict[str, Any]:
-    """A photo as ``PhotoSchema`` describes it (tests check responses against the schema).
-
-    Built directly: marshmallow's dump cost ~1 ms of the listing's 3.4 ms for 20 photos.
-    """
-    url = f"{base or _base()}/photos/{photo.id}"
-    return {
-        "id": photo.id,
-        "title": photo.title,
-        "description": photo.description,
-        "content_type": photo.content_type,
-        "width": photo.width,
-        "height": photo.height,
-        "bytes": photo.bytes,
-        "created_at": photo.created_at.isoformat(),
-        "links": {"self": url, "content": f"{url}/content"},
-    }
+    return str(current_app.config["OAUTH_ISSUER"]) + API_PATH
 
 
 def _load(schema: Any, data: Any) -> dict[str, Any]:
@@ -92,7 +75,7 @@ def list_photos(caller: Caller) -> ResponseReturnValue:
     base = _base()
     self_url = f"{base}/photos?limit={query['limit']}"
     body = {
-        "items": [_photo_json(photo, base) for photo in page.photos],
+        "items": [photo_json(photo, base) for photo in page.photos],
         "next_cursor": page.next_cursor,
         "links": {
             "self": self_url + (f"&cursor={query['cursor']}" if query["cursor"] else ""),
@@ -127,7 +110,7 @@ def upload_photo(caller: Caller) -> ResponseReturnValue:
             f"Photos may be at most {limit} bytes.", error="request_too_large", status=413
         )
     photo = photos.store_upload(caller.user_id, raw, form["title"], form["description"])
-    response = jsonify(_photo_json(photo))
+    response = jsonify(photo_json(photo, _base()))
     response.status_code = 201
     response.headers["Location"] = f"{_base()}/photos/{photo.id}"
     return response
@@ -137,7 +120,7 @@ def upload_photo(caller: Caller) -> ResponseReturnValue:
 @api_operation(ops.GET)
 def get_photo(caller: Caller, photo_id: str) -> ResponseReturnValue:
     """Read a photo's details."""
-    return jsonify(_photo_json(_owned(caller, photo_id)))
+    return jsonify(photo_json(_owned(caller, photo_id), _base()))
 
 
 @bp.patch("/photos/<photo_id>")
@@ -147,7 +130,7 @@ def update_photo(caller: Caller, photo_id: str) -> ResponseReturnValue:
     photo = _owned(caller, photo_id)
     changes = _load(PhotoUpdateSchema(), _json_object())
     photos.update(photo, changes.get("title"), changes.get("description"))
-    return jsonify(_photo_json(photo))
+    return jsonify(photo_json(photo, _base()))
 
 
 @bp.delete("/photos/<photo_id>")

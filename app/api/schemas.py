@@ -1,4 +1,4 @@
-"""Marshmallow schemas: every body the API reads or writes."""
+"""Every body the API reads or writes: marshmallow schemas, and the photo body itself."""
 
 from __future__ import annotations
 
@@ -26,6 +26,27 @@ class PhotoSchema(Schema):
     bytes = fields.Integer(required=True)
     created_at = fields.DateTime(required=True, format="iso")
     links = fields.Nested(PhotoLinksSchema, required=True)
+
+
+def photo_json(photo: Any, base: str) -> dict[str, Any]:
+    """The one photo body every route answers; ``PhotoSchema`` above documents it.
+
+    Built directly rather than by ``PhotoSchema().dump``: marshmallow's dump cost ~1 ms of
+    the listing's 3.4 ms for 20 photos. tests/api/test_api_self_description.py holds the two
+    equal (same keys, and each response validates against the published schema).
+    """
+    url = f"{base}/photos/{photo.id}"
+    return {
+        "id": photo.id,
+        "title": photo.title,
+        "description": photo.description,
+        "content_type": photo.content_type,
+        "width": photo.width,
+        "height": photo.height,
+        "bytes": photo.bytes,
+        "created_at": photo.created_at.isoformat(),
+        "links": {"self": url, "content": f"{url}/content"},
+    }
 
 
 class PageLinksSchema(Schema):

@@ -11,8 +11,8 @@ from flask.cli import AppGroup
 
 from app.errors import ValidationError
 from app.models import Client
+from app.models.client import AUTH_METHODS, CLIENT_SECRET_BASIC
 from app.services import clients, registration_tokens
-from app.services.client_metadata import AUTH_METHODS
 
 clients_cli = AppGroup("clients", help="Register and manage OAuth clients.")
 
@@ -46,7 +46,7 @@ def _load_jwks(path: str | None) -> dict[str, Any] | None:
 @click.option(
     "--token-endpoint-auth-method",
     type=click.Choice(AUTH_METHODS),
-    help="Default client_secret_basic.",
+    help=f"Default {CLIENT_SECRET_BASIC}.",
 )
 @click.option("--jwks", "jwks_file", type=click.Path(dir_okay=False), help="File with a JWK Set.")
 @click.option("--jwks-uri", help="URL of the client's JWK Set.")

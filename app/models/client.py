@@ -11,9 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Base
 from app.models.types import UTCDateTime, utcnow
+from app.scopes import allowed_part
 from app.security import constant_time_equals, hash_token, redirect_uri_matches
 
-PUBLIC_AUTH_METHOD = "none"
+# The client authentication methods Tessera knows (RFC 7591 §2 token_endpoint_auth_method):
+# the one list that registration, the admin form, the CLI, discovery and /token read.
+CLIENT_SECRET_BASIC = "client_secret_basic"  # noqa: S105  RFC 6749 §2.3.1, HTTP Basic
+CLIENT_SECRET_POST = "client_secret_post"  # noqa: S105  RFC 6749 §2.3.1, form body
+PRIVATE_KEY_JWT = "private_key_jwt"  # RFC 7523 §2.2, OIDC Core §9
+PUBLIC_AUTH_METHOD = "none"  # a public client: PKCE, no credentials
+SECRET_AUTH_METHODS = (CLIENT_SECRET_BASIC, CLIENT_SECRET_POST)
+CONFIDENTIAL_AUTH_METHODS = (*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT)
+AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, PUBLIC_AUTH_METHOD)
 
 
 class Client(Base, ClientMixin):  # type: ignore[misc]
@@ -95,10 +104,9 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
     def get_allowed_scope(self, scope: str | None) -> str | None:
         """The requested scopes this client may have (RFC 6749 §3.3: all of its registered
         scope when none is asked for). None when nothing requested is allowed."""
-        allowed = self.scope.split()
         if not scope:
-            return " ".join(allowed)
-        granted = [name for name in dict.fromkeys(scope.split()) if name in allowed]
+            return " ".join(self.scope.split())
+        granted = allowed_part(scope, self.scope)
         return " ".join(granted) if granted else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Base
 from app.models.types import UTCDateTime, utcnow
+from app.scopes import includes
 
 
 class Consent(Base):
@@ -28,6 +29,4 @@ class Consent(Base):
     redirect_uris_digest: Mapped[str | None] = mapped_column(String(64))
 
     def covers(self, scope: str, redirect_uris_digest: str) -> bool:
-        return self.redirect_uris_digest == redirect_uris_digest and set(scope.split()) <= set(
-            self.scope.split()
-        )
+        return self.redirect_uris_digest == redirect_uris_digest and includes(self.scope, scope)

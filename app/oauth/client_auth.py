@@ -33,6 +33,12 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Client, UsedClientAssertion
+from app.models.client import (
+    CLIENT_SECRET_BASIC,
+    CLIENT_SECRET_POST,
+    PRIVATE_KEY_JWT,
+    PUBLIC_AUTH_METHOD,
+)
 from app.security import hash_token
 from app.services.client_jwks import JWKSUnavailable, client_jwks
 
@@ -40,7 +46,6 @@ MAX_ASSERTION_LIFETIME = 300
 CLOCK_LEEWAY = 10
 _KID = "tessera_assertion_kid"
 FORM_MIMETYPE = "application/x-www-form-urlencoded"
-SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 MAX_KEY_LENGTH = 128
 MAX_ASSERTION_LENGTH = 16 * 1024
 _ENVIRON_KEY = "tessera.client_credentials"
@@ -65,7 +70,7 @@ class Credentials:
     @property
     def method(self) -> str:
         """The one method presented ("none" when no credentials are)."""
-        return self.methods[0] if self.methods else "none"
+        return self.methods[0] if self.methods else PUBLIC_AUTH_METHOD
 
 
 def presented_credentials(request: Request) -> Credentials:
@@ -90,9 +95,9 @@ def _parse(request: Request) -> Credentials:
     methods = tuple(
         method
         for method, present in (
-            ("client_secret_basic", bool(header)),
-            ("private_key_jwt", "client_assertion" in form or "client_assertion_type" in form),
-            ("client_secret_post", "client_secret" in form),
+            (CLIENT_SECRET_BASIC, bool(header)),
+            (PRIVATE_KEY_JWT, "client_assertion" in form or "client_assertion_type" in form),
+            (CLIENT_SECRET_POST, "client_secret" in form),
         )
         if present
     )
@@ -123,7 +128,7 @@ def secret_client(
     each method it tries; the outcomes are authlib's (unknown client, wrong secret, other
     registered method), with the same descriptions.
     """
-    if method == "client_secret_basic":
+    if method == CLIENT_SECRET_BASIC:
         client_id, secret = credentials.basic
     else:
         client_id, secret = form.get("client_id"), form.get("client_secret")
@@ -140,7 +145,7 @@ def secret_client(
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
-    CLIENT_AUTH_METHOD = "private_key_jwt"
+    CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
 
     def __init__(self) -> None:
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)

@@ -20,7 +20,6 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Error,
     UnauthorizedClientError,
 )
-from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc8628 import (
     DEVICE_CODE_GRANT_TYPE,
     AuthorizationPendingError,
@@ -33,9 +32,11 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Client, DeviceCode, Grant, User
+from app.models.client import AUTH_METHODS
 from app.models.types import utcnow
 from app.oauth import resource_indicators
-from app.oauth.grants import AUTH_METHODS, TokenIssuingMixin
+from app.oauth.grants import TokenIssuingMixin
+from app.scopes import includes, scope_names
 from app.services import device_codes
 from app.services.device_codes import PollResult
 
@@ -60,8 +61,8 @@ def requested_scope(client: Client, scope: str | None) -> str:
     """RFC 6749 §3.3: the registered scope when none is asked; more than it is invalid_scope."""
     if not scope:
         return client.scope
-    names = list(dict.fromkeys(scope_to_list(scope) or []))
-    if not set(names) <= set(client.scope.split()):
+    names = scope_names(scope)
+    if not includes(client.scope, names):
         raise InvalidScopeError("The client may not ask for this scope.")
     return " ".join(names)
 

@@ -16,24 +16,22 @@ from authlib.oauth2.rfc6749 import (
     UnauthorizedClientError,
     grants,
 )
-from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import current_app
 from sqlalchemy import update
 
 from app.extensions import db
 from app.models import AuthorizationCode, Client, Grant, User
+from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.oauth import dpop, resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
+from app.scopes import has_scope, includes, scope_names
 from app.security import hash_token
 from app.services import audit, refresh_rotation, tokens
 from app.services import grants as grant_records
 from app.services.refresh_rotation import RefreshTokenRecord
-
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 class TokenIssuingMixin:
@@ -98,7 +96,9 @@ class TokenIssuingMixin:
 
     def may_refresh(self, client: Client, record: Grant) -> bool:
         """RFC 9700 §4.14 / OIDC Core §11: refresh tokens only with offline_access."""
-        return client.check_grant_type("refresh_token") and "offline_access" in record.scope.split()
+        return has_scope(record.scope, "offline_access") and client.check_grant_type(
+            "refresh_token"
+        )
 
     def refresh_scope(self, scope: str) -> str:
         return scope
@@ -272,13 +272,12 @@ class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant): 
             )
         self.request.client = client
         asked = self.request.payload.scope
-        requested = scope_to_list(asked) or []
-        if requested and not set(requested) <= set(self.server.scopes_supported):
+        requested = scope_names(asked)
+        if not includes(self.server.scopes_supported, requested):
             raise InvalidScopeError()
-        allowed = client.scope.split()
-        if not set(requested) <= set(allowed):
+        if not includes(client.scope, requested):
             raise InvalidScopeError("The client may not ask for this scope.")
-        self.granted_scope = " ".join(dict.fromkeys(requested if asked else allowed))
+        self.granted_scope = " ".join(requested if asked else scope_names(client.scope))
 
     def token_scope(self, client: Client, scope: str | None) -> str:
         return self.granted_scope

@@ -26,8 +26,8 @@ from flask import Response, current_app, g
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
+from app.models.client import AUTH_METHODS
 from app.oauth import request_object
-from app.oauth.grants import AUTH_METHODS
 from app.oauth.prompt import max_age_of, prompts_of
 from app.services import pushed_requests
 from app.services.pushed_requests import Parameters, PushedRequestError, Redeemable

@@ -11,6 +11,7 @@ from flask import request
 
 from app.errors import TesseraError
 from app.oauth import dpop
+from app.scopes import has_scope
 from app.security import constant_time_equals
 from app.services.tokens import AccessToken, InvalidToken, check_access_token
 
@@ -24,13 +25,13 @@ class BearerError(TesseraError):
 
     While DPoP is enabled a 401/403 carries two ``WWW-Authenticate`` lines, Bearer first,
     then ``DPoP algs="..."``; the error code goes on the challenge of the scheme the client
-    used (``scheme``), the other one stays bare.
+    used (``scheme``), the other one stays bare. ``offer_dpop=False`` where only bearer
+    tokens are accepted (client registration): one Bearer challenge, DPoP or not.
     """
 
     status = 401
     error = "invalid_token"
     bare = False  # no error code in the challenge (the request carried no token)
-    offers_dpop = True  # False where only bearer tokens are accepted (registration)
 
     def __init__(
         self,
@@ -40,16 +41,18 @@ class BearerError(TesseraError):
         scope: str | None = None,
         resource_metadata: str | None = None,
         scheme: str = BEARER,
+        offer_dpop: bool = True,
     ):
         status = 403 if error == "insufficient_scope" else None
         super().__init__(description, error=error, status=status)
         self.scope = scope
         self.resource_metadata = resource_metadata
         self.scheme = scheme
+        self.offer_dpop = offer_dpop
 
     def headers(self) -> dict[str, str | list[str]]:
         challenges = [self.challenge(BEARER)]
-        if self.offers_dpop and dpop.enabled():
+        if self.offer_dpop and dpop.enabled():
             challenges.append(self.challenge(DPOP))
         return {"WWW-Authenticate": challenges}
 
@@ -69,8 +72,12 @@ class BearerError(TesseraError):
 class MissingToken(BearerError):
     bare = True
 
-    def __init__(self, resource_metadata: str | None = None) -> None:
-        super().__init__("An access token is required.", resource_metadata=resource_metadata)
+    def __init__(self, resource_metadata: str | None = None, offer_dpop: bool = True) -> None:
+        super().__init__(
+            "An access token is required.",
+            resource_metadata=resource_metadata,
+            offer_dpop=offer_dpop,
+        )
 
 
 def presented_token(allow_form_body: bool = False) -> tuple[str, str] | None:
@@ -125,7 +132,7 @@ def require_access_token(
             scheme=scheme,
         ) from None
     _check_binding(access, token, scheme, resource_metadata)
-    if scope and scope not in access.scopes:
+    if scope and not has_scope(access.scope, scope):
         raise BearerError(
             f"This request needs the {scope} scope.",
             error="insufficient_scope",

@@ -15,8 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from app.extensions import limiter, source_address
 from app.models import Client
-from app.oauth import protect
-from app.oauth.protect import bearer_token
+from app.oauth.protect import BearerError, MissingToken, bearer_token
 from app.route_policy import csrf_exempt, declare, json_errors, no_rate_limit
 from app.services import clients, dynamic_registration, registration_tokens
 from app.services.client_metadata import ClientMetadataError
@@ -27,18 +26,6 @@ bp = declare(
     json_errors,
     csrf_exempt("bearer tokens, never cookies"),
 )
-
-
-class BearerError(protect.BearerError):
-    """RFC 6750 errors for registration and registration access tokens (no DPoP offered)."""
-
-    offers_dpop = False
-
-
-class MissingToken(protect.MissingToken):
-    offers_dpop = False
-
-
 JSON_MIMETYPE = "application/json"
 MANAGED_CLIENT = "needs the client's registration access token: nothing to guess"
 
@@ -62,7 +49,7 @@ def register() -> ResponseReturnValue:
     try:
         registration = dynamic_registration.register(metadata, initial_access_token)
     except RegistrationDenied as exc:
-        raise BearerError(str(exc)) from None
+        raise _denied(str(exc)) from None
     body = registration.information_response() | {
         "registration_access_token": registration.registration_access_token,
         "registration_client_uri": registration_client_uri(registration.client),
@@ -103,20 +90,25 @@ def _initial_access_token() -> str | None:
         return None
     token = bearer_token()
     if token is None:
-        raise MissingToken()
+        raise MissingToken(offer_dpop=False)
     if not registration_tokens.is_usable(token):
-        raise BearerError("The initial access token is invalid, expired or used up.")
+        raise _denied("The initial access token is invalid, expired or used up.")
     return token
 
 
 def _managed_client(client_id: str) -> Client:
     token = bearer_token()
     if token is None:
-        raise MissingToken()
+        raise MissingToken(offer_dpop=False)
     try:
         return dynamic_registration.managed_client(client_id, token)
     except RegistrationDenied as exc:
-        raise BearerError(str(exc)) from None
+        raise _denied(str(exc)) from None
+
+
+def _denied(description: str) -> BearerError:
+    """RFC 6750 invalid_token for an initial or registration access token (Bearer only)."""
+    return BearerError(description, offer_dpop=False)
 
 
 def _json_object() -> dict[str, Any]:

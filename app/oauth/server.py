@@ -24,21 +24,12 @@ from flask import request as flask_request
 
 from app.errors import error_response, safe_error_description
 from app.extensions import db
+from app.models.client import AUTH_METHODS, SECRET_AUTH_METHODS
 from app.oauth import dpop, dpop_binding
-from app.oauth.client_auth import (
-    SECRET_METHODS,
-    PrivateKeyJWT,
-    presented_credentials,
-    secret_client,
-)
+from app.oauth.client_auth import PrivateKeyJWT, presented_credentials, secret_client
 from app.oauth.device import DeviceAuthorization, DeviceCodeGrant
 from app.oauth.dpop_binding import DPoPBinding, DPoPKeyParameter
-from app.oauth.grants import (
-    AUTH_METHODS,
-    AuthorizationCodeGrant,
-    ClientCredentialsGrant,
-    RefreshTokenGrant,
-)
+from app.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from app.oauth.logout import EndSession
 from app.oauth.oidc import OpenIDCode
 from app.oauth.par import AUTHORIZATION_PATH, RequirePushedRequests, authorization_request
@@ -70,7 +61,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self._client_auth = ClientAuthentication(clients.find_client_record)
         self.scopes_supported = SCOPES_SUPPORTED
         self.issuer_parameter = Issuer()
-        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
+        self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
         self.register_grant(
             AuthorizationCodeGrant,
             [
@@ -110,7 +101,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         try:
             if method not in methods:
                 client = None
-            elif method in SECRET_METHODS:
+            elif method in SECRET_AUTH_METHODS:
                 if credentials.malformed_basic:
                     raise ValueError("malformed Basic credentials")
                 client = secret_client(

@@ -11,6 +11,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Client, Grant, RefreshToken
+from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.types import utcnow
 from app.services import grants, resources, tokens
 from app.services.tokens import InvalidToken
@@ -68,7 +69,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
     revoking an access token deny-lists that token only. A token of another client, or an
     unknown one, is answered 200 and left alone (§2.2)."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    CLIENT_AUTH_METHODS = AUTH_METHODS
     SUPPORTED_TOKEN_TYPES = TOKEN_TYPES
 
     def authenticate_token(self, request: Any, client: Client) -> FoundToken | None:
@@ -95,7 +96,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     (§4: never another audience's token, never a refresh token). Whatever is not active, or
     not the caller's to know about, answers exactly ``{"active": false}``."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
     SUPPORTED_TOKEN_TYPES = TOKEN_TYPES
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> FoundToken | None:

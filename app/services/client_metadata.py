@@ -19,14 +19,18 @@ from marshmallow import ValidationError as SchemaError
 
 from app.config import is_loopback
 from app.errors import ValidationError
-from app.scopes import DEFAULT_CLIENT_SCOPE, unknown_scopes
+from app.models.client import (
+    AUTH_METHODS,
+    CLIENT_SECRET_BASIC,
+    PRIVATE_KEY_JWT,
+    PUBLIC_AUTH_METHOD,
+)
+from app.scopes import DEFAULT_CLIENT_SCOPE, scope_names, unknown_scopes
 from app.services import outbound
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
 RESPONSE_TYPES = ("code",)
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
-SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 ID_TOKEN_ALGS = ("ES256", "RS256")
 URI_FIELDS = ("client_uri", "logo_uri", "policy_uri", "tos_uri")
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
@@ -54,7 +58,7 @@ class _MetadataSchema(Schema):
     grant_types = fields.List(fields.String(), load_default=lambda: ["authorization_code"])
     response_types = fields.List(fields.String(), load_default=None)
     scope = fields.String(load_default=None, validate=validate.Length(max=1000))
-    token_endpoint_auth_method = fields.String(load_default="client_secret_basic")
+    token_endpoint_auth_method = fields.String(load_default=CLIENT_SECRET_BASIC)
     jwks = fields.Dict(load_default=None)
     jwks_uri = fields.String(load_default=None)
     client_uri = fields.String(load_default=None)
@@ -146,12 +150,12 @@ def _check_auth_method(data: dict[str, Any]) -> None:
     method = data["token_endpoint_auth_method"]
     if method not in AUTH_METHODS:
         raise ClientMetadataError(f"token_endpoint_auth_method: use one of {AUTH_METHODS}")
-    if method == "none" and "client_credentials" in data["grant_types"]:
+    if method == PUBLIC_AUTH_METHOD and "client_credentials" in data["grant_types"]:
         raise ClientMetadataError("grant_types: a public client cannot use client_credentials")
     has_keys = data["jwks"] is not None, data["jwks_uri"] is not None
     if all(has_keys):
         raise ClientMetadataError("jwks and jwks_uri are mutually exclusive (RFC 7591 §2)")
-    if method == "private_key_jwt" and not any(has_keys):
+    if method == PRIVATE_KEY_JWT and not any(has_keys):
         raise ClientMetadataError("private_key_jwt needs jwks or jwks_uri")
     if data["jwks"] is not None:
         data["jwks"] = _check_jwks(data["jwks"])
@@ -237,7 +241,7 @@ def _check_scope(data: dict[str, Any]) -> None:
         scope = DEFAULT_CLIENT_SCOPE
         if "refresh_token" in data["grant_types"]:
             scope += " offline_access"
-    names = list(dict.fromkeys(scope.split()))
+    names = scope_names(scope)
     if not names:
         raise ClientMetadataError("scope: at least one scope is required")
     unknown = unknown_scopes(" ".join(names))

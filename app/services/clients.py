@@ -15,14 +15,11 @@ from sqlalchemy import bindparam, select
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Client, Grant
+from app.models.client import SECRET_AUTH_METHODS
 from app.models.types import utcnow
 from app.security import hash_token, new_token
 from app.services import audit, grants, resources, sql
-from app.services.client_metadata import (
-    SECRET_AUTH_METHODS,
-    ClientMetadataError,
-    validate_metadata,
-)
+from app.services.client_metadata import ClientMetadataError, validate_metadata
 
 MAX_SECRET_GRACE = 30 * 24 * 3600
 

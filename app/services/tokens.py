@@ -64,10 +64,6 @@ class AccessToken:
         return str(self.claims.get("scope", ""))
 
     @property
-    def scopes(self) -> set[str]:
-        return set(self.scope.split())
-
-    @property
     def client_id(self) -> str:
         return str(self.claims["client_id"])
 
