@@ -11,6 +11,7 @@ from app.account.principal import SignedInUser, sign_out
 from app.extensions import source_address
 from app.security import safe_next_path
 from app.services import attempts, login_sessions, users
+from app.settings import settings
 
 bp = Blueprint("account", __name__)
 
@@ -19,7 +20,7 @@ THROTTLED_MESSAGE = "Too many sign-in attempts. Wait a few minutes, then try aga
 
 
 def _limit(setting: str) -> str:
-    return str(current_app.config[setting])
+    return settings().rate_limit(setting)
 
 
 def _sign_in_guess(username: str) -> attempts.Guess:

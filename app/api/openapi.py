@@ -7,11 +7,11 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import current_app
 
 from app.api.operations import OPERATIONS, Operation
 from app.api.schemas import ErrorSchema, PhotoPageSchema, PhotoSchema, PhotoUpdateSchema
 from app.scopes import CATALOG
+from app.settings import settings
 
 API_SCOPES = ("photos.read", "photos.write")
 
@@ -97,7 +97,7 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
 
 
 def build_openapi() -> dict[str, Any]:
-    issuer = current_app.config["OAUTH_ISSUER"]
+    issuer = settings().oauth_issuer
     scopes = {name: CATALOG[name].description for name in API_SCOPES}
     spec = APISpec(
         title="Tessera photo API",

@@ -20,6 +20,7 @@ from app.errors import TesseraError, ValidationError
 from app.extensions import csrf
 from app.models import Photo
 from app.services import photos
+from app.settings import settings
 from app.upload_limits import hit as count_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,7 +30,7 @@ csrf.exempt(bp)  # bearer tokens, never cookies
 
 
 def _base() -> str:
-    return str(current_app.config["OAUTH_ISSUER"]) + "/api/v1"
+    return str(settings().oauth_issuer) + "/api/v1"
 
 
 def _photo_json(photo: Any, base: str | None = None) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def upload_photo(caller: Caller) -> ResponseReturnValue:
     the user's storage quota; 429 past PHOTO_UPLOAD_LIMIT_PER_CLIENT for the token's client.
     """
     count_upload("PHOTO_UPLOAD_LIMIT_PER_CLIENT", "photo-upload-client", caller.client_id)
-    limit = int(current_app.config["PHOTO_MAX_BYTES"])  # the body limit is raised in create_app
+    limit = int(settings().photo_max_bytes)  # the body limit is raised in create_app
     if request.mimetype != "multipart/form-data":
         raise TesseraError(
             "Send the photo as multipart/form-data.", error="unsupported_media_type", status=415

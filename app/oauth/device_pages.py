@@ -15,8 +15,6 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Response,
-    abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -30,10 +28,11 @@ from werkzeug.datastructures import MultiDict
 
 from app.errors import ValidationError
 from app.extensions import limiter
+from app.features import Feature, requires_feature
 from app.oauth import consent
-from app.oauth.device import device_flow_enabled
 from app.scopes import describe
 from app.services import clients, device_codes
+from app.settings import settings
 
 bp = Blueprint("device", __name__)
 
@@ -43,12 +42,6 @@ UNKNOWN_CODE_MESSAGE = (
 )
 THROTTLED_MESSAGE = "Too many codes that did not match. Wait a few minutes, then try again."
 GONE_MESSAGE = "This code is no longer waiting for approval. Start again on your device."
-
-
-@bp.before_request
-def _only_when_enabled() -> None:
-    if not device_flow_enabled():
-        abort(404)
 
 
 def _typed_code() -> str:
@@ -61,6 +54,7 @@ def _code_missed(response: Response) -> bool:
 
 
 @bp.get("/device")
+@requires_feature(Feature.DEVICE_FLOW)
 def verify_form() -> ResponseReturnValue:
     """The form where the person types the code their device shows."""
     code = _typed_code()
@@ -69,8 +63,9 @@ def verify_form() -> ResponseReturnValue:
 
 
 @bp.post("/device")
+@requires_feature(Feature.DEVICE_FLOW)
 @limiter.limit(
-    lambda: str(current_app.config["DEVICE_CODE_LIMIT_PER_IP"]),
+    lambda: str(settings().device_code_limit_per_ip),
     scope="device-user-code",
     deduct_when=_code_missed,
     error_message=THROTTLED_MESSAGE,
@@ -99,6 +94,7 @@ def verify() -> ResponseReturnValue:
 
 
 @bp.post("/device/decide")
+@requires_feature(Feature.DEVICE_FLOW)
 def decide() -> ResponseReturnValue:
     """Allow or deny the device; a code is decided once."""
     code = _typed_code()
@@ -129,6 +125,7 @@ def _record_decision(code: str, requested_scope: str, approved: bool) -> bool:
 
 
 @bp.get("/device/done")
+@requires_feature(Feature.DEVICE_FLOW)
 def done() -> ResponseReturnValue:
     """The "return to your device" page, shown once after a decision."""
     decision = session.pop("device_decision", None)
