@@ -34,7 +34,7 @@ class Settings:
     )
     sqlalchemy_database_uri: str = _setting(
         None,
-        "sqlite:/// or postgresql+psycopg:// URL; sqlite:///<instance>/tessera.sqlite when unset",
+        "`sqlite:///` or `postgresql+psycopg://` URL; instance/tessera.sqlite when unset",
     )
     sqlite_busy_timeout_ms: int = _setting(15_000, "Milliseconds SQLite waits for a lock")
     key_encryption_key: str | None = _setting(
@@ -49,7 +49,7 @@ class Settings:
         "http://127.0.0.1:5000", "The issuer URL (https; http only on loopback)"
     )
     oauth_resource_audience: str = _setting(
-        None, "aud of access tokens for the photo API; <issuer>/api/v1 when unset"
+        None, "aud of access tokens for the photo API; the issuer + `/api/v1` when unset"
     )
     oauth_extra_resources: tuple[str, ...] = _setting(
         [], "RFC 8707: other resource servers' identifiers a client may name in resource"
@@ -75,7 +75,7 @@ class Settings:
         False, "True: DPoP proofs must carry a server nonce (DPoP-Nonce)"
     )
     replay_cache_uri: str | None = _setting(
-        None, "Where used proof ids are kept: unset = the database, or redis://host:6379/0"
+        None, "Where used proof ids are kept: unset = the database, or `redis://host:6379/0`"
     )
     # Pushed authorization requests (RFC 9126)
     par_enabled: bool = _setting(True, "POST /par (RFC 9126); 404 and not advertised when false")
@@ -146,7 +146,8 @@ class Settings:
     )
     # Rate-limit storage
     ratelimit_storage_uri: str = _setting(
-        "memory://", "memory:// per worker, or redis://host:6379/0 shared across workers/hosts"
+        "memory://",
+        "`memory://` per worker, or `redis://host:6379/0` shared across workers and hosts",
     )
     ratelimit_headers_enabled: bool = _setting(True, "Send X-RateLimit-* headers")
     ratelimit_in_memory_fallback_enabled: bool = _setting(
