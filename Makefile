@@ -7,7 +7,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
+.PHONY: help install run migrate test config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,6 +30,9 @@ run: migrate  ## install, migrate, serve with gunicorn on http://$(HOST):$(PORT)
 
 test: install  ## install and run every test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+config-table: install  ## regenerate the settings table of docs/configuration.md
+	$(BIN)/python -m app.config_doc
 
 lint: install  ## ruff, mypy and the import layers contract
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ from app.extensions import (
 from app.file_modes import secure_instance
 from app.route_policy import declare_endpoint, html_errors, no_rate_limit
 from app.session_cookie import LeanCookieSessionInterface
+from app.settings import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,7 +102,7 @@ def register_upload_limits(app: Flask) -> None:
     @app.before_request
     def _raise_limit_for_uploads() -> None:
         if request.endpoint in PHOTO_UPLOAD_ENDPOINTS:
-            request.max_content_length = app.config["PHOTO_MAX_BYTES"] + 64 * 1024
+            request.max_content_length = settings(app).photo_max_bytes + 64 * 1024
 
 
 def register_extensions(app: Flask, *, migrations: bool = True) -> None:
@@ -120,7 +121,7 @@ def register_extensions(app: Flask, *, migrations: bool = True) -> None:
     init_csrf(app)
     register_retry_after(app)  # before the limiter: after_request hooks run in reverse order
     init_limiter(app)
-    if hops := app.config["PROXY_FIX_X_FOR"]:
+    if hops := settings(app).proxy_fix_x_for:
         # Behind TLS-terminating proxies: trust their X-Forwarded-For/-Proto/-Host.
         proxied = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
         app.wsgi_app = proxied  # type: ignore[method-assign]
@@ -232,7 +233,7 @@ def register_error_handlers(app: Flask) -> None:
 def register_response_headers(app: Flask) -> None:
     from app.security import apply_security_headers
 
-    https = app.config["OAUTH_ISSUER"].startswith("https://")
+    https = settings(app).oauth_issuer.startswith("https://")
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -1,8 +1,9 @@
-"""Configuration: one table of defaults, then instance/config.py, then ``FLASK_*`` variables.
+"""Configuration: the declared defaults, then instance/config.py, then ``FLASK_*`` variables.
 
-Every setting is documented in the README table. ``load_config`` fills ``app.config`` and
-``validate`` fails fast at start-up with a :class:`ConfigError` naming the offending key, so a
-bad deployment never gets as far as serving a request.
+Every setting is declared once in app/settings.py (docs/configuration.md is generated from it).
+``load_config`` fills ``app.config`` (Flask and its extensions read it), ``validate`` fails fast
+at start-up with a :class:`ConfigError` naming the offending key, so a bad deployment never
+gets as far as serving a request, and the typed :class:`Settings` are built once from it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,87 +20,27 @@ from urllib.parse import urlsplit
 from flask import Flask
 from limits import parse_many
 
+from app.settings import EXTENSION_KEY, Settings
+
 # Where the photo API is mounted, under the issuer: its routes, its OpenAPI ``servers`` URL
 # and the default ``OAUTH_RESOURCE_AUDIENCE`` all read this one spelling.
 API_PATH = "/api/v1"
 
-DEFAULTS: dict[str, Any] = {
-    # Secrets and storage
-    "SECRET_KEY": None,  # generated into instance/secret_key on first start when unset
-    "SQLALCHEMY_DATABASE_URI": None,  # sqlite:///<instance>/tessera.sqlite when unset
-    "SQLITE_BUSY_TIMEOUT_MS": 15_000,
-    # Seals private signing keys in the database (AES-GCM, HKDF-SHA256); SECRET_KEY when unset
-    "KEY_ENCRYPTION_KEY": None,
-    "KEY_ENCRYPTION_KEYS_OLD": [],  # previous KEKs, still opening keys until `keys rewrap`
-    # Protocol
-    "OAUTH_ISSUER": "http://127.0.0.1:5000",
-    "OAUTH_RESOURCE_AUDIENCE": None,  # aud of access tokens; <issuer>/api/v1 when unset
-    # RFC 8707: other resource servers' identifiers a client may name in ``resource``
-    "OAUTH_EXTRA_RESOURCES": [],
-    "OAUTH_ACCESS_TOKEN_TTL": 600,  # seconds
-    "OAUTH_ID_TOKEN_TTL": 600,
-    "OAUTH_CODE_TTL": 60,
-    "OAUTH_REFRESH_TOKEN_TTL": 14 * 24 * 3600,  # each refresh token, unless rotated sooner
-    "OAUTH_REFRESH_TOKEN_MAX_AGE": 90 * 24 * 3600,  # a grant's whole refresh family
-    # DPoP (RFC 9449): sender-constrained tokens
-    "DPOP_ENABLED": True,  # False: the DPoP header is ignored, tokens are Bearer
-    "DPOP_PROOF_MAX_AGE": 300,  # seconds a proof's iat may lie in the past (5 s ahead allowed)
-    "DPOP_NONCE_REQUIRED": False,  # True: proofs must carry a server nonce (DPoP-Nonce)
-    "REPLAY_CACHE_URI": None,  # used proof ids: None = the database; redis://host:6379/0
-    # Pushed authorization requests (RFC 9126)
-    "PAR_ENABLED": True,  # POST /par; 404 and not advertised when False
-    "PAR_REQUIRED": False,  # every /authorize must name a pushed request_uri
-    "PAR_REQUEST_TTL": 60,  # seconds a request_uri may first be presented (5..600)
-    # Sign-in
-    "LOGIN_SESSION_LIFETIME": 12 * 3600,  # seconds a sign-in lasts, absolute
-    "PASSWORD_MIN_LENGTH": 8,
-    "PASSWORD_MAX_LENGTH": 1024,
-    # Failed sign-ins only (wrong password, unknown username): per account + address, with a
-    # longer second tier for growing delays; and per address, for any accounts
-    "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
-    "LOGIN_LIMIT_PER_IP": "100 per 10 minutes",
-    # Client endpoints (token, introspection, revocation)
-    "OAUTH_LIMIT_PER_CLIENT": "600 per minute",  # calls naming one client_id
-    "OAUTH_LIMIT_PER_IP": "1200 per minute",  # calls from one address, per endpoint
-    # Failed client authentications (401): per client_id + address, and per address
-    "CLIENT_AUTH_FAILURE_LIMIT": "20 per 10 minutes",
-    "CLIENT_AUTH_FAILURE_LIMIT_PER_IP": "100 per 10 minutes",
-    # Dynamic client registration (RFC 7591/7592): "off", "token" (needs an initial access
-    # token from `flask clients issue-registration-token`) or "open" (anyone may register)
-    "REGISTRATION_MODE": "token",
-    "REGISTRATION_LIMIT_PER_IP": "20 per hour",  # POST /register calls from one address
-    # Outbound fetches (a client's jwks_uri): loopback addresses are refused unless this is
-    # true; None = true only when OAUTH_ISSUER is itself a loopback http URL (development)
-    "OUTBOUND_ALLOW_LOOPBACK": None,
-    # Device authorization grant (RFC 8628)
-    "DEVICE_FLOW_ENABLED": True,  # /device_authorization, /device and the device_code grant
-    "DEVICE_CODE_TTL": 600,  # seconds a device code and its user code live
-    "DEVICE_POLL_INTERVAL": 5,  # seconds between polls; +5 for a device told to slow_down
-    "DEVICE_CODE_LIMIT_PER_IP": "20 per 10 minutes",  # typed user codes that match nothing
-    # Photo store
-    "PHOTO_MAX_BYTES": 10 * 1024 * 1024,  # largest accepted upload
-    "PHOTO_MAX_PIXELS": 40_000_000,  # decompression-bomb guard (width x height)
-    "PHOTO_STRIP_GPS": True,  # remove EXIF location from stored photos
-    "PHOTO_STORAGE_QUOTA": 1 << 30,  # bytes of photos per user (admins may override per user)
-    "PHOTO_UPLOAD_LIMIT_PER_CLIENT": "60 per hour",  # API uploads per client_id of the token
-    "PHOTO_UPLOAD_LIMIT_PER_USER": "60 per hour",  # "My photos" page uploads per user
-    "MAX_FORM_PARTS": 50,  # multipart parts per request (werkzeug default is 1,000)
-    # API usage counts ("My apps"): summed per worker, written every N seconds (0: each call)
-    "USAGE_FLUSH_SECONDS": 10,
-    # Rate-limit storage: memory:// per worker; redis://host:6379/0 to share across workers/hosts
-    "RATELIMIT_STORAGE_URI": "memory://",
-    "RATELIMIT_HEADERS_ENABLED": True,
-    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-    # A count made after the response (deduct_when: auth failures, authenticated client calls)
-    # that finds Redis gone is logged, not a 500; checks fall back to memory as above.
-    "RATELIMIT_SWALLOW_ERRORS": True,
-    "RATELIMIT_KEY_PREFIX": "tessera",
-    # HTTP
-    # Request bodies above this many bytes are a 413 before anything parses them (a 1 MB
-    # password never reaches argon2). Upload routes raise it for themselves.
-    "MAX_CONTENT_LENGTH": 64 * 1024,
-    "PROXY_FIX_X_FOR": 0,  # trusted proxies in front of us that set X-Forwarded-For
-    "WTF_CSRF_TIME_LIMIT": None,  # CSRF tokens live as long as the session
+# The defaults, from the one declaration (app/settings.py): key -> default (None: derived).
+DEFAULTS: dict[str, Any] = {f.name.upper(): f.metadata["default"] for f in fields(Settings)}
+
+# Each declared type: how the configuration table names it, and the values it accepts.
+KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "str": ("string", lambda v: isinstance(v, str)),
+    "str | None": ("string", lambda v: v is None or isinstance(v, str)),
+    "RateLimit": ("rate limit", lambda v: isinstance(v, str)),
+    "int": ("integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "int | None": ("integer", lambda v: v is None or KINDS["int"][1](v)),
+    "bool": ("boolean", lambda v: isinstance(v, bool)),
+    "tuple[str, ...]": (
+        "list of strings",
+        lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
+    ),
 }
 
 LOOPBACK_HOSTS = {"localhost"}
@@ -122,18 +64,7 @@ POSITIVE_INTEGERS = (
 SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
 BOOLEANS = ("DPOP_ENABLED", "DPOP_NONCE_REQUIRED", "OUTBOUND_ALLOW_LOOPBACK")
 REPLAY_CACHE_SCHEMES = ("redis://", "rediss://")
-RATE_LIMITS = (
-    "LOGIN_LIMIT_PER_ACCOUNT",
-    "LOGIN_LIMIT_PER_IP",
-    "OAUTH_LIMIT_PER_CLIENT",
-    "OAUTH_LIMIT_PER_IP",
-    "CLIENT_AUTH_FAILURE_LIMIT",
-    "CLIENT_AUTH_FAILURE_LIMIT_PER_IP",
-    "REGISTRATION_LIMIT_PER_IP",
-    "DEVICE_CODE_LIMIT_PER_IP",
-    "PHOTO_UPLOAD_LIMIT_PER_CLIENT",
-    "PHOTO_UPLOAD_LIMIT_PER_USER",
-)
+RATE_LIMITS = tuple(f.name.upper() for f in fields(Settings) if f.type == "RateLimit")
 REGISTRATION_MODES = ("off", "token", "open")
 
 
@@ -154,6 +85,24 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
         app.config.from_mapping(overrides)
     _derive(app)
     validate(app.config)
+    install_settings(app)
+
+
+def install_settings(app: Flask) -> None:
+    """Build the typed settings from ``app.config`` and store them on the app."""
+    app.extensions[EXTENSION_KEY] = build_settings(app.config)
+
+
+def build_settings(config: Mapping[str, Any]) -> Settings:
+    """The frozen :class:`Settings`; ConfigError when a value is not of its declared type."""
+    values: dict[str, Any] = {}
+    for declaration in fields(Settings):
+        key, value = declaration.name.upper(), config[declaration.name.upper()]
+        kind, accepts = KINDS[str(declaration.type)]
+        if not accepts(value):
+            raise ConfigError(key, f"must be a value of type {kind}")
+        values[declaration.name] = tuple(value) if isinstance(value, list) else value
+    return Settings(**values)
 
 
 def _derive(app: Flask) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+from app.settings import settings
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
@@ -32,7 +34,7 @@ def secure_instance(app: Flask) -> None:
     """Create the photo store and the SQLite file privately; warn about any left open."""
     photos = Path(app.instance_path) / "photos"
     photos.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-    database = sqlite_path(str(app.config["SQLALCHEMY_DATABASE_URI"]))
+    database = sqlite_path(settings(app).sqlalchemy_database_uri)
     if database is not None and database.parent.is_dir():
         # SQLite gives its -wal and -shm files the database file's mode.
         with contextlib.suppress(FileExistsError):

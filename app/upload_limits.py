@@ -16,6 +16,7 @@ from limits import parse_many
 
 from app.errors import TesseraError
 from app.extensions import limiter
+from app.settings import settings
 
 
 class UploadRateExceeded(TesseraError):
@@ -33,8 +34,8 @@ class UploadRateExceeded(TesseraError):
 def hit(setting: str, scope: str, key: str) -> None:
     """Count one upload for ``key``; UploadRateExceeded (429, Retry-After) past the limit."""
     # The same key shape as Flask-Limiter's own: deployments sharing a Redis stay apart.
-    identifiers = (str(current_app.config["RATELIMIT_KEY_PREFIX"]), scope, key)
-    for item in parse_many(str(current_app.config[setting])):
+    identifiers = (str(settings().ratelimit_key_prefix), scope, key)
+    for item in parse_many(settings().rate_limit(setting)):
         try:
             allowed = limiter.limiter.hit(item, *identifiers)
             reset = limiter.limiter.get_window_stats(item, *identifiers).reset_time

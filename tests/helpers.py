@@ -11,16 +11,27 @@ from typing import Any, NoReturn
 
 import psycopg
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
+from app.config import install_settings, validate
 from tests.factories import DEFAULT_PASSWORD
 
 CSRF_INPUT = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|'
     r'name="csrf_token" value="([^"]+)"'
 )
+
+
+def reconfigure(app: Flask, **changes: Any) -> None:
+    """Change settings of a running test app, as a restart with them would: ``app.config``
+    and the typed settings the code reads, validated. (Writing ``app.config`` alone does
+    nothing: settings are built once, at start-up.)"""
+    app.config.update(changes)
+    validate(app.config)
+    install_settings(app)
 
 
 def running_in_ci() -> bool:

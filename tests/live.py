@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,8 +25,15 @@ def free_port() -> int:
 
 def live_settings(app_config: dict[str, Any], instance_path: Path) -> dict[str, str]:
     """A test app's settings as FLASK_* variables for a server or CLI subprocess."""
-    env = {f"FLASK_{key}": str(value) for key, value in app_config.items() if key != "TESTING"}
+    env = {
+        f"FLASK_{key}": _env_value(value) for key, value in app_config.items() if key != "TESTING"
+    }
     return env | {"FLASK_INSTANCE_PATH": str(instance_path)}
+
+
+def _env_value(value: Any) -> str:
+    """As FLASK_* variables are read (JSON, else the text): True stays a boolean, not "True"."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def flask_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -74,6 +74,11 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"KEY_ENCRYPTION_KEY": "short"}, "KEY_ENCRYPTION_KEY"),
         ({"KEY_ENCRYPTION_KEYS_OLD": ["short"]}, "KEY_ENCRYPTION_KEYS_OLD"),
         ({"KEY_ENCRYPTION_KEYS_OLD": {"k": "x" * 40}}, "KEY_ENCRYPTION_KEYS_OLD"),
+        # Every value is checked against its declared type (app/settings.py)
+        ({"PHOTO_STRIP_GPS": "yes"}, "PHOTO_STRIP_GPS"),
+        ({"RATELIMIT_KEY_PREFIX": 7}, "RATELIMIT_KEY_PREFIX"),
+        ({"MAX_CONTENT_LENGTH": "64k"}, "MAX_CONTENT_LENGTH"),
+        ({"WTF_CSRF_TIME_LIMIT": "forever"}, "WTF_CSRF_TIME_LIMIT"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(

@@ -12,6 +12,7 @@ from app.extensions import source_address
 from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit, rate_limited
 from app.security import safe_next_path
 from app.services import attempts, login_sessions, users
+from app.settings import settings
 
 bp = declare(Blueprint("account", __name__), html_errors, csrf_protected)
 
@@ -20,7 +21,7 @@ THROTTLED_MESSAGE = "Too many sign-in attempts. Wait a few minutes, then try aga
 
 
 def _limit(setting: str) -> str:
-    return str(current_app.config[setting])
+    return settings().rate_limit(setting)
 
 
 def _sign_in_guess(username: str) -> attempts.Guess:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, make_response
+from flask import make_response
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -16,6 +16,7 @@ from app.api.operations import Operation
 from app.errors import TesseraError
 from app.oauth.protect import require_access_token
 from app.services import sql, usage
+from app.settings import settings
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,12 @@ class Caller:
 
 
 def resource_identifier() -> str:
-    return str(current_app.config["OAUTH_RESOURCE_AUDIENCE"])
+    return str(settings().oauth_resource_audience)
 
 
 def resource_metadata_url() -> str:
     """RFC 9728 §3.1: the well-known URI with the resource's path appended."""
-    issuer = current_app.config["OAUTH_ISSUER"]
+    issuer = settings().oauth_issuer
     return f"{issuer}/.well-known/oauth-protected-resource{urlsplit(resource_identifier()).path}"
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from app.api.auth import resource_identifier
 from app.api.openapi import API_SCOPES, build_openapi
 from app.config import API_PATH
+from app.features import Feature, feature_enabled
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.route_policy import declare, json_errors, no_rate_limit
+from app.settings import settings
 
 bp = declare(Blueprint("api_discovery", __name__), json_errors)
 OPENAPI_PATH = f"{API_PATH}/openapi.json"
@@ -20,7 +22,7 @@ CACHE = "public, max-age=300"
 
 def protected_resource_metadata() -> dict[str, Any]:
     """RFC 9728 §2."""
-    issuer = current_app.config["OAUTH_ISSUER"]
+    issuer = settings().oauth_issuer
     document: dict[str, Any] = {
         "resource": resource_identifier(),
         "authorization_servers": [issuer],
@@ -29,7 +31,7 @@ def protected_resource_metadata() -> dict[str, Any]:
         "resource_name": "Tessera photo API",
         "resource_documentation": f"{issuer}{OPENAPI_PATH}",
     }
-    if current_app.config["DPOP_ENABLED"]:  # RFC 9728 §2, RFC 9449
+    if feature_enabled(Feature.DPOP):  # RFC 9728 §2, RFC 9449
         document["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)
         document["dpop_bound_access_tokens_required"] = False
     return document

@@ -7,13 +7,13 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import current_app
 
 from app.api import operations as ops
 from app.api.operations import OPERATIONS, Operation
 from app.api.schemas import ErrorSchema, PhotoPageSchema, PhotoSchema, PhotoUpdateSchema
 from app.config import API_PATH
 from app.scopes import CATALOG
+from app.settings import settings
 
 API_SCOPES = tuple(dict.fromkeys(op.scope for op in OPERATIONS))  # photos.read, photos.write
 
@@ -99,7 +99,7 @@ def _parameters(operation: Operation) -> list[dict[str, Any]]:
 
 
 def build_openapi() -> dict[str, Any]:
-    issuer = current_app.config["OAUTH_ISSUER"]
+    issuer = settings().oauth_issuer
     scopes = {name: CATALOG[name].description for name in API_SCOPES}
     spec = APISpec(
         title="Tessera photo API",

@@ -22,6 +22,7 @@ from app.errors import TesseraError, ValidationError
 from app.models import Photo
 from app.route_policy import csrf_exempt, declare, json_errors, no_rate_limit, rate_limited
 from app.services import photos
+from app.settings import settings
 from app.upload_limits import hit as count_upload
 
 bp = declare(
@@ -35,7 +36,7 @@ FIRST_PAGE_QUERY = LIST_QUERY.load({})  # a listing without parameters skips mar
 
 
 def _base() -> str:
-    return str(current_app.config["OAUTH_ISSUER"]) + API_PATH
+    return str(settings().oauth_issuer) + API_PATH
 
 
 def _load(schema: Any, data: Any) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def upload_photo(caller: Caller) -> ResponseReturnValue:
     the user's storage quota; 429 past PHOTO_UPLOAD_LIMIT_PER_CLIENT for the token's client.
     """
     count_upload("PHOTO_UPLOAD_LIMIT_PER_CLIENT", "photo-upload-client", caller.client_id)
-    limit = int(current_app.config["PHOTO_MAX_BYTES"])  # the body limit is raised in create_app
+    limit = int(settings().photo_max_bytes)  # the body limit is raised in create_app
     if request.mimetype != "multipart/form-data":
         raise TesseraError(
             "Send the photo as multipart/form-data.", error="unsupported_media_type", status=415

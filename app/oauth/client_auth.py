@@ -25,7 +25,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from flask import Request, current_app, g
+from flask import Request, g
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
@@ -41,6 +41,7 @@ from app.models.client import (
 )
 from app.security import hash_token
 from app.services.client_jwks import JWKSUnavailable, client_jwks
+from app.settings import settings
 
 MAX_ASSERTION_LIFETIME = 300
 CLOCK_LEEWAY = 10
@@ -151,7 +152,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
 
     def get_audiences(self) -> list[str]:
-        return [str(current_app.config["OAUTH_ISSUER"])]
+        return [str(settings().oauth_issuer)]
 
     def extract_assertion(self, assertion: str) -> Any:
         headers, claims = super().extract_assertion(assertion)
@@ -160,7 +161,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         return headers, claims
 
     def verify_claims(self, claims: Any) -> None:
-        if claims.get("aud") != current_app.config["OAUTH_ISSUER"]:
+        if claims.get("aud") != settings().oauth_issuer:
             raise InvalidClientError(description="Assertion aud must be the issuer identifier.")
         now = int(time.time())
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")

@@ -13,11 +13,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import idna
-from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 
 from app.scopes import CATALOG
+from app.settings import settings
 
 TICKET_MAX_AGE = 600
 
@@ -45,7 +45,7 @@ def granted_scope(requested: str, ticked: list[str]) -> str:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="tessera-consent")
+    return URLSafeTimedSerializer(settings().secret_key, salt="tessera-consent")
 
 
 def _digest(args: MultiDict[str, str]) -> str:

@@ -31,6 +31,7 @@ from authlib.oauth2.rfc8628 import DeviceCodeGrant as BaseDeviceCodeGrant
 from flask import current_app
 
 from app.extensions import db
+from app.features import Feature, feature_enabled
 from app.models import Client, DeviceCode, Grant, User
 from app.models.client import AUTH_METHODS
 from app.models.types import utcnow
@@ -39,22 +40,20 @@ from app.oauth.grants import TokenIssuingMixin
 from app.scopes import includes, scope_names
 from app.services import device_codes
 from app.services.device_codes import PollResult
+from app.settings import settings
 
 VERIFICATION_PATH = "/device"
 
 
 def device_flow_enabled() -> bool:
-    return bool(current_app.config["DEVICE_FLOW_ENABLED"])
+    return feature_enabled(Feature.DEVICE_FLOW)
 
 
 def device_metadata() -> dict[str, Any]:
     """RFC 8628 §4: the endpoint for discovery, only while the flow is enabled."""
     if not device_flow_enabled():
         return {}
-    return {
-        "device_authorization_endpoint": current_app.config["OAUTH_ISSUER"]
-        + "/device_authorization"
-    }
+    return {"device_authorization_endpoint": settings().oauth_issuer + "/device_authorization"}
 
 
 def requested_scope(client: Client, scope: str | None) -> str:
@@ -94,7 +93,7 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
         return 200, data, default_json_headers
 
     def get_verification_uri(self) -> str:
-        return str(current_app.config["OAUTH_ISSUER"]) + VERIFICATION_PATH
+        return str(settings().oauth_issuer) + VERIFICATION_PATH
 
 
 POLL_ERRORS: dict[PollResult, type[OAuth2Error]] = {

@@ -15,8 +15,6 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Response,
-    abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -30,11 +28,12 @@ from werkzeug.datastructures import MultiDict
 
 from app.errors import ValidationError
 from app.extensions import limiter
+from app.features import Feature, requires_feature
 from app.oauth import consent
-from app.oauth.device import device_flow_enabled
 from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit
 from app.scopes import describe
 from app.services import clients, device_codes
+from app.settings import settings
 
 bp = declare(Blueprint("device", __name__), html_errors, csrf_protected)
 NOTHING_TO_GUESS = "looks no code up: codes are guessed at POST /device, which is limited"
@@ -47,12 +46,6 @@ THROTTLED_MESSAGE = "Too many codes that did not match. Wait a few minutes, then
 GONE_MESSAGE = "This code is no longer waiting for approval. Start again on your device."
 
 
-@bp.before_request
-def _only_when_enabled() -> None:
-    if not device_flow_enabled():
-        abort(404)
-
-
 def _typed_code() -> str:
     return device_codes.normalize_user_code(request.values.get("user_code", "")[:MAX_TYPED_LENGTH])
 
@@ -63,6 +56,7 @@ def _code_missed(response: Response) -> bool:
 
 
 @bp.get("/device")
+@requires_feature(Feature.DEVICE_FLOW)
 @no_rate_limit(NOTHING_TO_GUESS)
 def verify_form() -> ResponseReturnValue:
     """The form where the person types the code their device shows."""
@@ -72,8 +66,9 @@ def verify_form() -> ResponseReturnValue:
 
 
 @bp.post("/device")
+@requires_feature(Feature.DEVICE_FLOW)
 @limiter.limit(
-    lambda: str(current_app.config["DEVICE_CODE_LIMIT_PER_IP"]),
+    lambda: str(settings().device_code_limit_per_ip),
     scope="device-user-code",
     deduct_when=_code_missed,
     error_message=THROTTLED_MESSAGE,
@@ -102,6 +97,7 @@ def verify() -> ResponseReturnValue:
 
 
 @bp.post("/device/decide")
+@requires_feature(Feature.DEVICE_FLOW)
 @no_rate_limit("needs a consent ticket signed for the signed-in user")
 def decide() -> ResponseReturnValue:
     """Allow or deny the device; a code is decided once."""
@@ -133,6 +129,7 @@ def _record_decision(code: str, requested_scope: str, approved: bool) -> bool:
 
 
 @bp.get("/device/done")
+@requires_feature(Feature.DEVICE_FLOW)
 @no_rate_limit(NOTHING_TO_GUESS)
 def done() -> ResponseReturnValue:
     """The "return to your device" page, shown once after a decision."""

@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, RSAKey
 from joserfc.jws import JWSRegistry
 
 from app.errors import TesseraError
+from app.features import Feature, feature_enabled
 from app.services import replay_cache
+from app.settings import settings
 
 PROOF_TYPE = "dpop+jwt"
 # Asymmetric algorithms only (§4.3 step 5): "none" and the HS* family are never accepted.
@@ -76,7 +78,7 @@ class Proof:
 
 
 def enabled() -> bool:
-    return bool(current_app.config["DPOP_ENABLED"])
+    return feature_enabled(Feature.DPOP)
 
 
 def request_proof(access_token: str | None = None, *, record: bool = True) -> Proof | None:
@@ -91,7 +93,7 @@ def request_proof(access_token: str | None = None, *, record: bool = True) -> Pr
         return None
     if len(values) > 1:
         raise DPoPProofError("Send exactly one DPoP header.")
-    uri = str(current_app.config["OAUTH_ISSUER"]) + request.path
+    uri = str(settings().oauth_issuer) + request.path
     return validate_proof(values[0], request.method, uri, access_token, record=record)
 
 
@@ -132,7 +134,7 @@ def keep_use_after_failure(proof: Proof) -> None:
 
 
 def _replay_key(proof: Proof) -> tuple[str, float]:
-    max_age = int(current_app.config["DPOP_PROOF_MAX_AGE"])
+    max_age = int(settings().dpop_proof_max_age)
     return f"{proof.jkt} {proof.claims['jti']}", proof.claims["iat"] + max_age
 
 
@@ -183,7 +185,7 @@ def _check_claims(claims: dict[str, Any], method: str, uri: str) -> None:
     if not isinstance(iat, (int, float)) or isinstance(iat, bool):
         raise DPoPProofError("The DPoP proof needs a numeric iat.")
     now = time.time()
-    if iat > now + FUTURE_LEEWAY or iat < now - int(current_app.config["DPOP_PROOF_MAX_AGE"]):
+    if iat > now + FUTURE_LEEWAY or iat < now - int(settings().dpop_proof_max_age):
         raise DPoPProofError("The DPoP proof's iat is outside the accepted window.")
 
 
@@ -226,13 +228,13 @@ def current_nonce() -> str:
 def nonce_at(moment: float) -> str:
     """The nonce of the time step holding ``moment``: HMAC-SHA256 under SECRET_KEY."""
     step = int(moment) // NONCE_STEP
-    key = str(current_app.config["SECRET_KEY"]).encode()
+    key = str(settings().secret_key).encode()
     mac = hmac.new(key, f"tessera dpop-nonce {step}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def _check_nonce(nonce: Any) -> None:
-    if not current_app.config["DPOP_NONCE_REQUIRED"]:
+    if not settings().dpop_nonce_required:
         return
     now = time.time()
     accepted = (nonce_at(now), nonce_at(now - NONCE_STEP))
@@ -248,8 +250,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _send_nonce(response: Response) -> Response:
-        config = current_app.config
-        if not (config["DPOP_ENABLED"] and config["DPOP_NONCE_REQUIRED"]):
+        config = settings()
+        if not (config.dpop_enabled and config.dpop_nonce_required):
             return response  # the common case: nothing to look at
         endpoint = request.endpoint or ""
         if endpoint in NONCE_ENDPOINTS or endpoint.startswith("api."):

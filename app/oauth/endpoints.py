@@ -3,12 +3,12 @@ discovery, and RP-initiated logout. Each is a thin adapter over authlib or a ser
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.errors import ValidationError
+from app.features import Feature, requires_feature
 from app.oauth import dpop_binding, par
-from app.oauth.device import device_flow_enabled
 from app.oauth.metadata import authorization_server_metadata, openid_configuration
 from app.oauth.oidc import user_claims
 from app.oauth.protect import require_access_token
@@ -62,11 +62,10 @@ def _endpoint_response(name: str) -> Response:
 
 
 @bp.post("/device_authorization")
+@requires_feature(Feature.DEVICE_FLOW)
 @client_endpoint
 def device_authorization() -> ResponseReturnValue:
-    """RFC 8628 §3.1 device authorization request (404 while DEVICE_FLOW_ENABLED is off)."""
-    if not device_flow_enabled():
-        abort(404)
+    """RFC 8628 §3.1 device authorization request."""
     _check_form_post(repeatable=REPEATABLE_PARAMETERS)
     return _endpoint_response("device_authorization")
 
@@ -88,11 +87,10 @@ def introspect() -> ResponseReturnValue:
 
 
 @bp.post("/par")
+@requires_feature(Feature.PAR)
 @client_endpoint
 def pushed_authorization_request() -> ResponseReturnValue:
     """RFC 9126 §2 pushed authorization request endpoint."""
-    if not par.enabled():
-        abort(404)
     _check_form_post(repeatable=REPEATABLE_PARAMETERS)
     server = authorization_server()
     oauth_request = server.create_oauth2_request(None)

@@ -32,6 +32,7 @@ from app.security import hash_token
 from app.services import audit, refresh_rotation, tokens
 from app.services import grants as grant_records
 from app.services.refresh_rotation import RefreshTokenRecord
+from app.settings import settings
 
 
 class TokenIssuingMixin:
@@ -68,7 +69,7 @@ class TokenIssuingMixin:
             "access_token": tokens.issue_access_token(
                 client, record, user, scope, audience=audience, jkt=jkt
             ),
-            "expires_in": int(current_app.config["OAUTH_ACCESS_TOKEN_TTL"]),
+            "expires_in": int(settings().oauth_access_token_ttl),
             "scope": scope,
         }
         successor_scope = (
@@ -150,7 +151,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
                 code_challenge=data["code_challenge"],
                 code_challenge_method=data["code_challenge_method"],
                 auth_time=signed_in.authenticated_at,
-                expires_at=now + timedelta(seconds=current_app.config["OAUTH_CODE_TTL"]),
+                expires_at=now + timedelta(seconds=settings().oauth_code_ttl),
             )
         )
         db.session.commit()

@@ -17,11 +17,11 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
-from flask import current_app
 from joserfc import jws
 from joserfc.errors import JoseError
 
 from app.services import keys
+from app.settings import settings
 
 # Claims every access token of ours carries (services/tokens.py) and no ID token does.
 ACCESS_TOKEN_CLAIMS = ("scope", "client_id", "gid")
@@ -77,7 +77,7 @@ def _is_our_id_token(header: dict[str, Any], claims: Any) -> bool:
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
     return (
-        claims.get("iss") == current_app.config["OAUTH_ISSUER"]
+        claims.get("iss") == settings().oauth_issuer
         and isinstance(claims.get("sub"), str)
         and bool(audiences)
         and all(isinstance(name, str) for name in audiences)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
-from flask import current_app
 
+from app.features import Feature, feature_enabled
 from app.oauth.device import device_flow_enabled, device_metadata
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.oauth.par import metadata as par_metadata
@@ -18,11 +18,12 @@ from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
 from app.services.keys import SUPPORTED_ALGS
+from app.settings import settings
 
 
 def authorization_server_metadata() -> dict[str, Any]:
     """RFC 8414 §2."""
-    issuer = current_app.config["OAUTH_ISSUER"]
+    issuer = settings().oauth_issuer
     grant_types = [grant.GRANT_TYPE for grant in GRANT_TYPES]
     if not device_flow_enabled():
         grant_types.remove(DEVICE_CODE_GRANT_TYPE)
@@ -51,9 +52,9 @@ def authorization_server_metadata() -> dict[str, Any]:
         | par_metadata(issuer)
         | device_metadata()
     )
-    if current_app.config["REGISTRATION_MODE"] != "off":
+    if feature_enabled(Feature.REGISTRATION):
         document["registration_endpoint"] = f"{issuer}/register"  # RFC 7591 §3
-    if current_app.config["DPOP_ENABLED"]:  # RFC 9449 §5.1
+    if feature_enabled(Feature.DPOP):  # RFC 9449 §5.1
         document["dpop_signing_alg_values_supported"] = list(DPOP_SIGNING_ALGS)
     return document
 

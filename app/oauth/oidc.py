@@ -7,13 +7,13 @@ from typing import Any, Protocol
 
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
-from flask import current_app
 from joserfc.jwk import Key
 from sqlalchemy import exists, select
 
 from app.extensions import db
 from app.models import AuthorizationCode, Client, User
 from app.services import keys
+from app.settings import settings
 
 
 class ClaimsSubject(Protocol):
@@ -69,12 +69,12 @@ class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
         return {"alg": alg, "kid": keys.active_key(alg)[0]}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
-        config = current_app.config
+        config = settings()
         return {
-            "iss": config["OAUTH_ISSUER"],
+            "iss": config.oauth_issuer,
             "aud": [client.client_id],
             "azp": client.client_id,
-            "exp": int(time.time()) + int(config["OAUTH_ID_TOKEN_TTL"]),
+            "exp": int(time.time()) + int(config.oauth_id_token_ttl),
         }
 
     def generate_user_info(self, user: User, scope: str) -> UserInfo:

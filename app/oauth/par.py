@@ -22,15 +22,17 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Payload,
     UnsupportedResponseTypeError,
 )
-from flask import Response, current_app, g
+from flask import Response, g
 from flask import request as flask_request
 from werkzeug.datastructures import MultiDict
 
+from app.features import Feature, feature_enabled
 from app.models.client import AUTH_METHODS
 from app.oauth import request_object
 from app.oauth.prompt import max_age_of, prompts_of
 from app.services import pushed_requests
 from app.services.pushed_requests import Parameters, PushedRequestError, Redeemable
+from app.settings import settings
 
 AUTHORIZATION_PATH = "/authorize"
 PAR_PATH = "/par"
@@ -79,7 +81,7 @@ class PushedOAuth2Request(FlaskOAuth2Request):  # type: ignore[misc]
 
 
 def enabled() -> bool:
-    return bool(current_app.config["PAR_ENABLED"])
+    return feature_enabled(Feature.PAR)
 
 
 def metadata(issuer: str) -> dict[str, Any]:
@@ -87,7 +89,7 @@ def metadata(issuer: str) -> dict[str, Any]:
     if not enabled():
         return {}
     fields: dict[str, Any] = {"pushed_authorization_request_endpoint": f"{issuer}{PAR_PATH}"}
-    if current_app.config["PAR_REQUIRED"]:
+    if settings().par_required:
         fields["require_pushed_authorization_requests"] = True
     return fields
 
@@ -223,7 +225,7 @@ class RequirePushedRequests:
         if isinstance(grant.request, PushedOAuth2Request):
             return
         client = grant.request.client
-        if current_app.config["PAR_REQUIRED"] or client.client_metadata.get(
+        if settings().par_required or client.client_metadata.get(
             "require_pushed_authorization_requests"
         ):
             raise InvalidRequestError(

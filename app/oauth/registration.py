@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.extensions import limiter, source_address
+from app.features import Feature, requires_feature
 from app.models import Client
 from app.oauth.protect import BearerError, MissingToken, bearer_token
 from app.route_policy import csrf_exempt, declare, json_errors, no_rate_limit
 from app.services import clients, dynamic_registration, registration_tokens
 from app.services.client_metadata import ClientMetadataError
 from app.services.dynamic_registration import RegistrationDenied
+from app.settings import settings
 
 bp = declare(
     Blueprint("registration", __name__),
@@ -30,17 +32,12 @@ JSON_MIMETYPE = "application/json"
 MANAGED_CLIENT = "needs the client's registration access token: nothing to guess"
 
 
-@bp.before_request
-def _enabled() -> None:
-    if current_app.config["REGISTRATION_MODE"] == "off":
-        abort(404)
-
-
 def _registration_limit() -> str:
-    return str(current_app.config["REGISTRATION_LIMIT_PER_IP"])
+    return str(settings().registration_limit_per_ip)
 
 
 @bp.post("/register")
+@requires_feature(Feature.REGISTRATION)
 @limiter.limit(_registration_limit, key_func=source_address)
 def register() -> ResponseReturnValue:
     """RFC 7591 §3.1: register a client; 201 with the client information response."""
@@ -59,6 +56,7 @@ def register() -> ResponseReturnValue:
 
 @bp.get("/register/<client_id>")
 @no_rate_limit(MANAGED_CLIENT)
+@requires_feature(Feature.REGISTRATION)
 def read_client(client_id: str) -> ResponseReturnValue:
     """RFC 7592 §2.1: the client's current registration (no secret, no token)."""
     return _information(_managed_client(client_id))
@@ -66,6 +64,7 @@ def read_client(client_id: str) -> ResponseReturnValue:
 
 @bp.put("/register/<client_id>")
 @no_rate_limit(MANAGED_CLIENT)
+@requires_feature(Feature.REGISTRATION)
 def update_client(client_id: str) -> ResponseReturnValue:
     """RFC 7592 §2.2: replace the client's metadata."""
     client = _managed_client(client_id)
@@ -74,6 +73,7 @@ def update_client(client_id: str) -> ResponseReturnValue:
 
 @bp.delete("/register/<client_id>")
 @no_rate_limit(MANAGED_CLIENT)
+@requires_feature(Feature.REGISTRATION)
 def delete_client(client_id: str) -> ResponseReturnValue:
     """RFC 7592 §2.3: deregister; every grant and token of the client ends."""
     dynamic_registration.delete(_managed_client(client_id))
@@ -81,12 +81,12 @@ def delete_client(client_id: str) -> ResponseReturnValue:
 
 
 def registration_client_uri(client: Client) -> str:
-    return f"{current_app.config['OAUTH_ISSUER']}/register/{client.client_id}"
+    return f"{settings().oauth_issuer}/register/{client.client_id}"
 
 
 def _initial_access_token() -> str | None:
     """In "token" mode the request's usable initial access token; nothing in "open" mode."""
-    if current_app.config["REGISTRATION_MODE"] == "open":
+    if settings().registration_mode == "open":
         return None
     token = bearer_token()
     if token is None:

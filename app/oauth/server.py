@@ -39,6 +39,7 @@ from app.oauth.resource_indicators import ResourceIndicators
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
 from app.services import clients
+from app.settings import settings
 
 EXTENSION_KEY = "tessera.authorization_server"
 GRANT_TYPES = (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, DeviceCodeGrant)
@@ -50,7 +51,7 @@ class Issuer(IssuerParameter):  # type: ignore[misc]
     """RFC 9207: ``iss`` on every authorization response, errors included."""
 
     def get_issuer(self) -> str:
-        return str(current_app.config["OAUTH_ISSUER"])
+        return str(settings().oauth_issuer)
 
 
 class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]

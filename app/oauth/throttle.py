@@ -41,6 +41,7 @@ from app.extensions import limiter, source_address
 from app.memory_limits import SweptMemoryStorage
 from app.oauth.client_auth import presented_credentials
 from app.route_policy import rate_limited
+from app.settings import settings
 
 View = TypeVar("View", bound=Callable[..., object])
 _AUTHENTICATED = "tessera_authenticated_client_id"
@@ -147,9 +148,7 @@ def _run(state: _State, operation: str, check: _Check, cost: int = 1) -> Any:
             return strategy.get_window_stats(check.item, *check.identifiers)
         return getattr(strategy, operation)(check.item, *check.identifiers, cost=cost)
     except Exception:
-        if strategy is state.fallback or not current_app.config.get(
-            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True
-        ):
+        if strategy is state.fallback or not settings().ratelimit_in_memory_fallback_enabled:
             raise
         log.warning("Rate limit storage unreachable - falling back to in-memory storage")
         if state.fallback is None:
@@ -159,12 +158,12 @@ def _run(state: _State, operation: str, check: _Check, cost: int = 1) -> Any:
 
 
 def _checks(endpoint: str) -> list[_Check]:
-    config = current_app.config
-    prefix = str(config.get("RATELIMIT_KEY_PREFIX", ""))
+    config = settings()
+    prefix = config.ratelimit_key_prefix
     address = source_address()
     client = client_key()
     keys = {"address": address, "client": client, "client@address": f"{client}@{address}"}
-    layout = _layout(tuple(str(config[limit.setting]) for limit in LIMITS))
+    layout = _layout(tuple(config.rate_limit(limit.setting) for limit in LIMITS))
     return [
         _Check(
             item,
@@ -189,7 +188,7 @@ def _should_count(check: _Check, response: Response) -> bool:
 def _add_headers(state: _State, response: Response, check: _Check) -> None:
     """Flask-Limiter's X-RateLimit-* headers and Retry-After, for ``check``'s window."""
     config = current_app.config
-    if not config.get("RATELIMIT_HEADERS_ENABLED", False):
+    if not settings().ratelimit_headers_enabled:
         return
     window = _run(state, "window", check)
     reset_at = int(window.reset_time + 1)

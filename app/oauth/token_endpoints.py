@@ -7,7 +7,6 @@ from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import current_app
 
 from app.extensions import db
 from app.models import Client, Grant, RefreshToken
@@ -15,6 +14,7 @@ from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.types import utcnow
 from app.services import grants, resources, tokens
 from app.services.tokens import InvalidToken
+from app.settings import settings
 
 TOKEN_TYPES = ("access_token", "refresh_token")
 
@@ -137,7 +137,7 @@ def _refresh_token_payload(row: RefreshToken) -> dict[str, Any]:
         "token_type": "refresh_token",
         "scope": row.scope,
         "client_id": row.client_id,
-        "iss": current_app.config["OAUTH_ISSUER"],
+        "iss": settings().oauth_issuer,
         "exp": int(row.expires_at.timestamp()),
         "iat": int(row.created_at.timestamp()),
     }

@@ -1,5 +1,5 @@
 """Domain services: plain functions that own their queries and their transaction.
 
 Services never touch ``flask.request``, the session or templates; they may read
-``current_app.config`` and use ``db``.
+``settings()`` (app.settings) and use ``db``.
 """

@@ -31,6 +31,7 @@ from redis import RedisError
 
 from app.errors import ServiceUnavailable, TooManyAttempts
 from app.memory_limits import SweptMemoryStorage
+from app.settings import settings
 
 EXTENSION_KEY = "tessera.attempts"
 STORAGE_RETRY_SECONDS = 30
@@ -155,8 +156,8 @@ def _counter() -> _Counter:
     """One counter per app (each gunicorn worker has its own app)."""
     counter: _Counter | None = current_app.extensions.get(EXTENSION_KEY)
     if counter is None:
-        config = current_app.config
-        uri, prefix = str(config["RATELIMIT_STORAGE_URI"]), str(config["RATELIMIT_KEY_PREFIX"])
-        fallback = bool(config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"])
+        config = settings()
+        uri, prefix = str(config.ratelimit_storage_uri), str(config.ratelimit_key_prefix)
+        fallback = bool(config.ratelimit_in_memory_fallback_enabled)
         counter = current_app.extensions[EXTENSION_KEY] = _Counter(uri, prefix, fallback)
     return counter

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +27,7 @@ from app.models.device_code import (
 from app.models.types import utcnow
 from app.security import hash_token, new_token
 from app.services import audit, consents, grants
+from app.settings import settings
 
 KIND_DEVICE_CODE = "device_code"
 # RFC 8628 §6.1: 20 consonants, no vowels (no words), nothing that reads as another letter.
@@ -88,8 +88,8 @@ def issue(client_id: str, scope: str, resources: Sequence[str] = ()) -> IssuedCo
     """Store a pending device authorization (RFC 8628 §3.2) and return its codes.
 
     ``resources``: the checked RFC 8707 resource indicators, granted with the approval."""
-    config = current_app.config
-    ttl, interval = int(config["DEVICE_CODE_TTL"]), int(config["DEVICE_POLL_INTERVAL"])
+    config = settings()
+    ttl, interval = int(config.device_code_ttl), int(config.device_poll_interval)
     for _ in range(ISSUE_ATTEMPTS):  # 20^8 codes: a clash with a stored one is very rare
         device_code, user_code = new_token(32), _new_user_code()
         now = utcnow()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from app.extensions import db
@@ -14,6 +13,7 @@ from app.models.grant import KIND_CLIENT_CREDENTIALS
 from app.models.types import utcnow
 from app.security import new_token
 from app.services import sql
+from app.settings import settings
 
 
 def create_grant(
@@ -30,7 +30,7 @@ def create_grant(
     ``resources``: the RFC 8707 resource indicators granted; none means the default resource.
     """
     now = utcnow()
-    lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_MAX_AGE"])
+    lifetime = timedelta(seconds=settings().oauth_refresh_token_max_age)
     grant = Grant(
         id=new_token(16),
         kind=kind,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, or_, select
 
 from app.extensions import db
@@ -28,6 +27,7 @@ from app.models import (
 )
 from app.models.types import utcnow
 from app.services.pushed_requests import INTERACTION_WINDOW
+from app.settings import settings
 
 # A used code is kept a while after expiry, so a late replay still revokes what it issued.
 CODE_KEEP_AFTER_EXPIRY = timedelta(hours=1)
@@ -37,7 +37,7 @@ def purge(batch_size: int = 1000) -> dict[str, int]:
     """Delete expired and revoked rows; returns how many went, per table."""
     now = utcnow()
     # Access tokens outlive nothing by more than their TTL: wait that long after a grant ends.
-    token_ttl = timedelta(seconds=current_app.config["OAUTH_ACCESS_TOKEN_TTL"])
+    token_ttl = timedelta(seconds=settings().oauth_access_token_ttl)
     plans: list[tuple[str, Any, Any]] = [
         ("authorization_codes", AuthorizationCode.code_hash,
          AuthorizationCode.expires_at < now - CODE_KEEP_AFTER_EXPIRY),

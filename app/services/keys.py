@@ -26,6 +26,7 @@ from app.models.signing_key import STATUS_ACTIVE, STATUS_PREVIOUS, STATUS_RETIRE
 from app.models.types import utcnow
 from app.services import audit
 from app.services.key_encryption import KeyRing, KeySealError, is_plaintext
+from app.settings import settings
 
 SUPPORTED_ALGS = ("ES256", "RS256")
 ACTIVE_KEY_CACHE_SECONDS = 30
@@ -50,9 +51,9 @@ def key_ring() -> KeyRing:
     """KEY_ENCRYPTION_KEY (SECRET_KEY when unset) seals; KEY_ENCRYPTION_KEYS_OLD still open."""
     ring: KeyRing | None = current_app.extensions.get("signing_key_ring")
     if ring is None:
-        config = current_app.config
-        current = config["KEY_ENCRYPTION_KEY"] or config["SECRET_KEY"]
-        ring = KeyRing.from_secrets(current, config["KEY_ENCRYPTION_KEYS_OLD"])
+        config = settings()
+        current = config.key_encryption_key or config.secret_key
+        ring = KeyRing.from_secrets(current, config.key_encryption_keys_old)
         current_app.extensions["signing_key_ring"] = ring
     return ring
 

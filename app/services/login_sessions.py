@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import delete
 
 from app.extensions import db
 from app.models import LoginSession, User
 from app.models.types import utcnow
 from app.security import hash_token, new_token
+from app.settings import settings
 
 
 def start(user: User) -> tuple[str, LoginSession]:
     """Record a new sign-in for ``user``; returns the token for the browser's session."""
     token = new_token()
     now = utcnow()
-    lifetime = timedelta(seconds=current_app.config["LOGIN_SESSION_LIFETIME"])
+    lifetime = timedelta(seconds=settings().login_session_lifetime)
     login = LoginSession(
         token_hash=hash_token(token), user=user, authenticated_at=now, expires_at=now + lifetime
     )

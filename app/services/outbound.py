@@ -22,7 +22,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app
+from app.settings import settings
 
 DEFAULT_DEADLINE = 2.0  # seconds, for the whole fetch
 DEFAULT_MAX_BYTES = 64 * 1024
@@ -43,7 +43,7 @@ class Fetched:
 
 
 def loopback_allowed() -> bool:
-    return bool(current_app.config["OUTBOUND_ALLOW_LOOPBACK"])
+    return bool(settings().outbound_allow_loopback)
 
 
 def address_allowed(address: IPAddress, *, allow_loopback: bool) -> bool:

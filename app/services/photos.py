@@ -29,6 +29,7 @@ from app.models.types import utcnow
 from app.security import new_token
 from app.services import quotas, sql
 from app.services.images import clean_image
+from app.settings import settings
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
@@ -81,10 +82,8 @@ def store_upload(owner_id: int, raw: bytes, title: str = "", description: str = 
     inserts the row and before the file is written: a refused upload leaves no row, no file.
     """
     _check_text(title, description)
-    config = current_app.config
-    image = clean_image(
-        raw, max_pixels=config["PHOTO_MAX_PIXELS"], strip_gps=config["PHOTO_STRIP_GPS"]
-    )
+    config = settings()
+    image = clean_image(raw, max_pixels=config.photo_max_pixels, strip_gps=config.photo_strip_gps)
     photo = Photo(
         id=new_token(16),
         owner_id=owner_id,

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import update
 
 from app.errors import ValidationError
@@ -23,6 +22,7 @@ from app.extensions import db
 from app.models import PushedRequest
 from app.models.types import utcnow
 from app.security import hash_token, new_token
+from app.settings import settings
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 INTERACTION_WINDOW = timedelta(minutes=10)
@@ -47,7 +47,7 @@ class Redeemable:
 
 def push(client_id: str, parameters: Parameters) -> tuple[str, int]:
     """Store a validated authorization request; returns (request_uri, expires_in)."""
-    ttl = int(current_app.config["PAR_REQUEST_TTL"])
+    ttl = int(settings().par_request_ttl)
     request_uri = REQUEST_URI_PREFIX + new_token()
     db.session.add(
         PushedRequest(

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import func, select, update
 
 from app.errors import TesseraError, ValidationError
 from app.extensions import db
 from app.models import Photo, User
 from app.services import audit
+from app.settings import settings
 
 
 class QuotaExceeded(TesseraError):
@@ -46,7 +46,7 @@ class Usage:
 
 
 def default_quota() -> int:
-    return int(current_app.config["PHOTO_STORAGE_QUOTA"])
+    return int(settings().photo_storage_quota)
 
 
 def quota_of(user: User | None) -> int:

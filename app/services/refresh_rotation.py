@@ -32,6 +32,7 @@ from app.models import Grant, RefreshToken, User
 from app.models.types import utcnow
 from app.security import hash_token, new_token
 from app.services import audit, grants, sql
+from app.settings import settings
 
 MAX_TOKEN_LENGTH = 4096
 
@@ -174,7 +175,7 @@ def consume(
     params: dict[str, Any] = {"spent_hash": record.token_hash, "now": now}
     successor = None if successor_scope is None else new_token()
     if successor is not None:
-        lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_TTL"])
+        lifetime = timedelta(seconds=settings().oauth_refresh_token_ttl)
         params |= {
             "new_hash": hash_token(successor),
             "new_grant_id": record.grant.id,

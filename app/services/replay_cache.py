@@ -19,6 +19,7 @@ from app.errors import ServiceUnavailable
 from app.extensions import db
 from app.models import UsedDPoPProof
 from app.security import hash_token
+from app.settings import settings
 
 EXTENSION_KEY = "tessera.replay_cache"
 REDIS_KEY_PREFIX = "tessera:dpop-jti:"
@@ -32,7 +33,7 @@ def first_use(identifier: str, expires_at: float, *, commit: bool = True) -> boo
     second use fails at once, in any worker) and the caller commits; Redis stores it at once.
     """
     key = hash_token(identifier)
-    uri = current_app.config["REPLAY_CACHE_URI"]
+    uri = settings().replay_cache_uri
     if uri:
         return _first_use_in_redis(uri, key, expires_at)
     return _first_use_in_database(key, expires_at, commit)
@@ -41,7 +42,7 @@ def first_use(identifier: str, expires_at: float, *, commit: bool = True) -> boo
 def first_use_alone(identifier: str, expires_at: float) -> None:
     """After ``first_use(commit=False)`` when the caller's transaction is abandoned: drop it
     and keep the identifier used on its own (Redis holds it already)."""
-    if current_app.config["REPLAY_CACHE_URI"]:
+    if settings().replay_cache_uri:
         return
     db.session.rollback()
     _first_use_in_database(hash_token(identifier), expires_at, True)

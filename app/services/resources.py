@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from flask import current_app
-
 from app.errors import ValidationError
 from app.models import Client, Grant
+from app.settings import settings
 
 INVALID_TARGET = "invalid_target"
 # RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ":".
@@ -25,11 +24,11 @@ Audience = str | list[str]
 
 def default_resource() -> str:
     """The photo API's identifier: every token's audience unless a resource is named."""
-    return str(current_app.config["OAUTH_RESOURCE_AUDIENCE"])
+    return str(settings().oauth_resource_audience)
 
 
 def known_resources() -> list[str]:
-    extras = [str(r) for r in current_app.config["OAUTH_EXTRA_RESOURCES"]]
+    extras = [str(r) for r in settings().oauth_extra_resources]
     return list(dict.fromkeys([default_resource(), *extras]))
 
 

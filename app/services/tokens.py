@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from flask import current_app
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, exists, select
@@ -25,6 +24,7 @@ from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
 from app.services import keys, sql
+from app.settings import settings
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ACCESS_TOKEN_ALG = "ES256"  # noqa: S105
@@ -91,18 +91,18 @@ def issue_access_token(
     """Sign an RFC 9068 access token for ``grant``. ``audience`` (RFC 8707 resources, one or
     several) replaces the default ``OAUTH_RESOURCE_AUDIENCE``; ``jkt`` binds it to a DPoP key
     (RFC 9449 §6.1 ``cnf``)."""
-    config = current_app.config
+    config = settings()
     kid, key = keys.active_key(ACCESS_TOKEN_ALG)
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": config["OAUTH_ISSUER"],
+        "iss": config.oauth_issuer,
         "sub": str(user.id) if user else client.client_id,
-        "aud": audience or config["OAUTH_RESOURCE_AUDIENCE"],
+        "aud": audience or config.oauth_resource_audience,
         "client_id": client.client_id,
         "scope": scope,
         "jti": new_token(16),
         "iat": now,
-        "exp": now + int(config["OAUTH_ACCESS_TOKEN_TTL"]),
+        "exp": now + int(config.oauth_access_token_ttl),
         "gid": grant.id,
     }
     if user is not None and grant.auth_time:
@@ -117,7 +117,7 @@ def issue_refresh_token(grant: Grant, scope: str, *, dpop_jkt: str | None = None
     """Add a new refresh token of ``grant`` to the session (the caller commits);
     ``dpop_jkt`` binds it to a DPoP key (RFC 9449 §5)."""
     token = new_token()
-    lifetime = timedelta(seconds=current_app.config["OAUTH_REFRESH_TOKEN_TTL"])
+    lifetime = timedelta(seconds=settings().oauth_refresh_token_ttl)
     expires_at = min(utcnow() + lifetime, grant.expires_at)
     db.session.add(
         RefreshToken(
@@ -267,7 +267,7 @@ def _check_claims(claims: dict[str, Any], audience: str | None) -> None:
     if not audiences or not all(isinstance(name, str) for name in audiences):
         raise InvalidToken("missing claims")
     now = int(time.time())
-    if claims["iss"] != current_app.config["OAUTH_ISSUER"]:
+    if claims["iss"] != settings().oauth_issuer:
         raise InvalidToken("wrong issuer")
     if audience is not None and audience not in audiences:
         raise InvalidToken("wrong audience")

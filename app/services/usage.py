@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import ApiUsage
+from app.settings import settings
 
 
 @dataclass
@@ -35,7 +36,7 @@ def record(user_id: int, client_id: str, operation: str) -> None:
     """
     pending = _pending()
     pending.counts[(user_id, client_id, operation, datetime.now(UTC).date())] += 1
-    interval = current_app.config["USAGE_FLUSH_SECONDS"]
+    interval = settings().usage_flush_seconds
     if interval == 0 or time.monotonic() - pending.last_flush >= interval:
         flush()
 
@@ -71,7 +72,7 @@ def _pending() -> _Pending:
     pending: _Pending | None = app.extensions.get("usage_pending")
     if pending is None:
         pending = app.extensions["usage_pending"] = _Pending()
-        if app.config["USAGE_FLUSH_SECONDS"]:
+        if settings(app).usage_flush_seconds:
             atexit.register(_flush_at_exit, app)
     return pending
 

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy import delete, select
 
 from app.errors import ValidationError
@@ -19,6 +18,7 @@ from app.security import (
     verify_password,
 )
 from app.services import audit, grants
+from app.settings import settings
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 
@@ -53,8 +53,8 @@ def validate_email_address(email: str) -> str:
 
 
 def validate_password(password: str) -> str:
-    low = current_app.config["PASSWORD_MIN_LENGTH"]
-    high = current_app.config["PASSWORD_MAX_LENGTH"]
+    low = settings().password_min_length
+    high = settings().password_max_length
     if not password:
         raise ValidationError("password must not be empty")
     if len(password) < low:
@@ -108,7 +108,7 @@ def authenticate(username: str, password: str) -> User | None:
     Unknown users, wrong passwords and disabled accounts cost the same argon2 time and give
     the same answer. Hashes made with weaker parameters are upgraded on success.
     """
-    if len(password) > current_app.config["PASSWORD_MAX_LENGTH"]:
+    if len(password) > settings().password_max_length:
         return None
     user = find_by_username(username)
     if user is None:

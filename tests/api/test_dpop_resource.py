@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.helpers import reconfigure
 from tests.oauth.dpop_support import DPoPClient, challenges, code_flow
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
@@ -158,7 +159,7 @@ def test_no_token_gets_both_challenges_bearer_first(app: Flask, client: FlaskCli
 def test_when_disabled_only_bearer_is_spoken(
     app: Flask, client: FlaskClient, key: DPoPClient, bound_token: str, bearer_token: str
 ) -> None:
-    app.config["DPOP_ENABLED"] = False
+    reconfigure(app, DPOP_ENABLED=False)
     lines = client.get(PHOTOS).headers.getlist("WWW-Authenticate")
     assert [line.split(" ")[0] for line in lines] == ["Bearer"]
     proof = key.proof("GET", url(app, PHOTOS), access_token=bound_token)

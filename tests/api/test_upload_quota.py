@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from app.services import quotas
 from tests.account.test_my_photos import upload as page_upload
 from tests.api.conftest import PhotoApi, image_bytes, token_for
-from tests.helpers import AuthActions, skip_or_fail
+from tests.helpers import AuthActions, reconfigure, skip_or_fail
 from tests.oauth.helpers import ClientFactory, OAuthActions
 from tests.oauth_fixtures import ALL_SCOPES
 
@@ -65,7 +65,7 @@ def test_an_upload_past_the_quota_is_413_with_the_numbers_and_stores_nothing(
 def test_the_default_quota_is_a_setting_and_an_admin_override_wins(
     app: Flask, bob_api: PhotoApi
 ) -> None:
-    app.config["PHOTO_STORAGE_QUOTA"] = 10
+    reconfigure(app, PHOTO_STORAGE_QUOTA=10)
     assert bob_api.upload(PICTURE).status_code == 413
     set_quota(app, "bob", 10_000_000)
     assert bob_api.upload(PICTURE).status_code == 201

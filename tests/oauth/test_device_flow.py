@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import AuditEvent, DeviceCode
 from app.security import hash_token
 from tests.factories import UserFactory
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, reconfigure
 from tests.oauth.device_helpers import (
     DEVICE_GRANT,
     USER_CODE,
@@ -100,7 +100,7 @@ def test_codes_are_stored_as_digests_only(
 def test_settings_set_lifetime_and_interval(
     app: Flask, device: DeviceActions, tv: RegisteredClient
 ) -> None:
-    app.config.update(DEVICE_CODE_TTL=120, DEVICE_POLL_INTERVAL=9)
+    reconfigure(app, DEVICE_CODE_TTL=120, DEVICE_POLL_INTERVAL=9)
     data = device.start(tv)
     assert (data["expires_in"], data["interval"]) == (120, 9)
 
@@ -513,7 +513,7 @@ def test_switching_the_flow_off_stops_codes_already_issued(
 ) -> None:
     data = device.start(tv)
     device.approve(data["user_code"])
-    app.config["DEVICE_FLOW_ENABLED"] = False
+    reconfigure(app, DEVICE_FLOW_ENABLED=False)
     assert error_of(device.poll(tv, data["device_code"])) == "unsupported_grant_type"
 
 

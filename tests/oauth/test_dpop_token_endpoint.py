@@ -20,7 +20,7 @@ from app.models import RefreshToken, UsedDPoPProof
 from app.models.types import utcnow
 from app.oauth.dpop import nonce_at
 from app.services.replay_cache import REDIS_KEY_PREFIX
-from tests.helpers import skip_or_fail
+from tests.helpers import reconfigure, skip_or_fail
 from tests.oauth.dpop_support import (
     DPoPClient,
     claims_of,
@@ -318,7 +318,7 @@ def test_without_required_nonces_no_nonce_is_sent(
 def test_when_disabled_the_header_is_ignored_and_nothing_is_advertised(
     app: Flask, oauth: OAuthActions, cc: RegisteredClient, key: DPoPClient
 ) -> None:
-    app.config["DPOP_ENABLED"] = False
+    reconfigure(app, DPOP_ENABLED=False)
     response = client_credentials(oauth, cc, "not-even-a-jwt")
     assert response.status_code == 200
     assert response.json is not None and response.json["token_type"] == "Bearer"
@@ -387,7 +387,7 @@ def test_with_redis_a_proof_sent_with_a_wrong_secret_stores_nothing(
 def test_an_unreachable_redis_fails_closed(
     app: Flask, oauth: OAuthActions, cc: RegisteredClient, key: DPoPClient
 ) -> None:
-    app.config["REPLAY_CACHE_URI"] = "redis://127.0.0.1:1/0"
+    reconfigure(app, REPLAY_CACHE_URI="redis://127.0.0.1:1/0")
     response = client_credentials(oauth, cc, key.proof("POST", token_url(oauth)))
     assert response.status_code == 503
     assert response.json is not None and response.json["error"] == "temporarily_unavailable"

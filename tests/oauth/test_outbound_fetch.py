@@ -19,6 +19,7 @@ import requests
 from flask import Flask
 from joserfc.jwk import ECKey
 
+from tests.helpers import reconfigure
 from tests.live import LiveServer, live_settings
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
 from tests.oauth.loopback_site import LoopbackSite
@@ -205,7 +206,7 @@ def test_a_host_resolving_to_loopback_is_refused_at_connect_time_when_not_allowe
     key = new_key()
     site.jwks = {"keys": [key.as_dict(private=False)]}
     client = key_client(clients, f"http://localhost:{site.port}/jwks", key)
-    app.config["OUTBOUND_ALLOW_LOOPBACK"] = False
+    reconfigure(app, OUTBOUND_ALLOW_LOOPBACK=False)
     assert_invalid_client(
         oauth.http.post("/token", data=token_form(client, app.config["OAUTH_ISSUER"]))
     )

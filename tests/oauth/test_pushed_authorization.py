@@ -17,6 +17,7 @@ from flask import Flask
 from werkzeug.datastructures import MultiDict
 
 from app.models.types import utcnow
+from tests.helpers import reconfigure
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
 from tests.oauth.par_helpers import (
     REQUEST_URI_PREFIX,
@@ -478,7 +479,7 @@ def test_resource_indicators_may_repeat_and_are_kept_in_order(
     unknown, _, _ = push_raw(oauth, conf, resource=resources)
     assert unknown.status_code == 400
     assert unknown.json["error"] == "invalid_target"
-    app.config["OAUTH_EXTRA_RESOURCES"] = resources
+    reconfigure(app, OAUTH_EXTRA_RESOURCES=resources)
     response, _, _ = push_raw(oauth, conf, resource=resources)
     assert response.status_code == 201, response.json
     assert row_params(oauth, response)["resource"] == resources

@@ -25,7 +25,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.config import ConfigError
 from tests.factories import DEFAULT_PASSWORD
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, reconfigure
 from tests.live import LiveServer, live_settings
 from tests.oauth.helpers import (
     CONSENT_TICKET,
@@ -362,7 +362,7 @@ def test_client_credentials_with_a_bad_resource_is_invalid_target(
 def test_a_resource_removed_from_the_settings_is_refused(
     app: Flask, oauth: OAuthActions, cc: RegisteredClient
 ) -> None:
-    app.config["OAUTH_EXTRA_RESOURCES"] = [ARCHIVE]
+    reconfigure(app, OAUTH_EXTRA_RESOURCES=[ARCHIVE])
     response = oauth.token(cc, grant_type="client_credentials", resource=PRINT_API)
     assert_invalid_target(response, "unknown resource")
 
