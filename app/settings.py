@@ -49,7 +49,8 @@ class Settings:
         "http://127.0.0.1:5000", "The issuer URL (https; http only on loopback)"
     )
     oauth_resource_audience: str = _setting(
-        None, "aud of access tokens for the photo API; the issuer + `/api/v1` when unset"
+        None,
+        "aud of access tokens for the photo API; the issuer + the API path when unset",
     )
     oauth_extra_resources: tuple[str, ...] = _setting(
         [], "RFC 8707: other resource servers' identifiers a client may name in resource"
