@@ -69,15 +69,17 @@ class Record:
 
     def __init__(self, model: type[Any]) -> None:
         self.model = model
-        self._statements: dict[str, sql.Statement] = {}
+        self._statements: dict[tuple[str, bool], sql.Statement] = {}
 
     def __call__(self, **values: Any) -> bool:
         dialect = db.session.get_bind().dialect.name
-        statement = self._statements.get(dialect)
+        on_conflict = dialect in _ON_CONFLICT
+        statement = self._statements.get((dialect, on_conflict))
         if statement is None:
-            statement = self._statements[dialect] = sql.Statement(self._insert(dialect, values))
+            statement = sql.Statement(self._insert(dialect, values))
+            self._statements[dialect, on_conflict] = statement
         params = {_PREFIX + name: value for name, value in values.items()}
-        if dialect in _ON_CONFLICT:
+        if on_conflict:
             return sql.run_in_session(statement, params).rowcount == 1
         try:
             with db.session.begin_nested():  # a duplicate rolls back to here, no further

@@ -30,6 +30,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.extensions import db
 from app.models import Grant
+from app.services import use_once
 from tests.live import LiveServer
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
 
@@ -453,6 +454,18 @@ def test_a_valid_assertion_authenticates(
 def test_the_same_assertion_twice_is_refused_the_second_time(
     oauth: OAuthActions, app: Flask, pkj: RegisteredClient
 ) -> None:
+    assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"])
+    first = oauth.http.post("/token", data=assertion_form(pkj, assertion))
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert_invalid_client(oauth.http.post("/token", data=assertion_form(pkj, assertion)))
+
+
+def test_a_jti_is_single_use_on_a_database_without_on_conflict(
+    oauth: OAuthActions, app: Flask, pkj: RegisteredClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """use_once's fallback for other dialects: the INSERT in a savepoint; a duplicate rolls
+    back to the savepoint only, and is refused."""
+    monkeypatch.setattr(use_once, "_ON_CONFLICT", {})
     assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"])
     first = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert first.status_code == 200, first.get_data(as_text=True)
