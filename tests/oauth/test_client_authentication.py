@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import threading
 import time
 import uuid
@@ -36,9 +35,14 @@ from app.models import Grant, UsedClientAssertion
 from app.oauth.client_auth import CLOCK_LEEWAY, MAX_ASSERTION_LIFETIME
 from app.services import use_once
 from app.services.replay_cache import CLIENT_ASSERTION
-from tests.helpers import skip_or_fail
 from tests.live import LiveServer
-from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
+from tests.oauth.helpers import (
+    ClientFactory,
+    OAuthActions,
+    RegisteredClient,
+    client_assertion,
+    redis_replay_cache,
+)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -481,16 +485,7 @@ def test_a_jti_is_single_use_on_a_database_without_on_conflict(
 @pytest.fixture
 def redis_url(app_config: dict[str, Any]) -> Iterator[str]:
     """The replay cache in TEST_REDIS_URL; this test's assertion ids are deleted afterwards."""
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        skip_or_fail("Redis replay-cache tests need TEST_REDIS_URL")
-    app_config["REPLAY_CACHE_URI"] = url
-    store = redis.Redis.from_url(url)
-    before = set(store.scan_iter(CLIENT_ASSERTION.redis_prefix + "*"))
-    yield url
-    mine = set(store.scan_iter(CLIENT_ASSERTION.redis_prefix + "*")) - before
-    if mine:
-        store.delete(*mine)
+    yield from redis_replay_cache(app_config, CLIENT_ASSERTION.redis_prefix)
 
 
 @pytest.mark.redis
