@@ -76,7 +76,8 @@ class Settings:
         False, "True: DPoP proofs must carry a server nonce (DPoP-Nonce)"
     )
     replay_cache_uri: str | None = _setting(
-        None, "Where used proof ids are kept: unset = the database, or `redis://host:6379/0`"
+        None,
+        "Where used DPoP proof and client assertion ids are kept: unset = the database, or `redis://host:6379/0`",
     )
     # Pushed authorization requests (RFC 9126)
     par_enabled: bool = _setting(True, "POST /par (RFC 9126); 404 and not advertised when false")

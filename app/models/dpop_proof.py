@@ -14,7 +14,8 @@ from app.models.types import UTCDateTime
 class UsedDPoPProof(Base):
     __tablename__ = "used_dpop_proofs"
 
-    # sha256(jkt + " " + jti): the primary key makes a second insert fail in any worker.
+    # sha256(jkt + " " + jti): the primary key makes a second use (use_once.Record) a no-op
+    # insert in any worker.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     # Past this moment the proof's iat is outside the window, so it is refused anyway.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

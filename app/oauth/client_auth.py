@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
@@ -29,18 +28,17 @@ from flask import Request, g
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
-from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db
-from app.models import Client, UsedClientAssertion
+from app.models import Client
 from app.models.client import (
     CLIENT_SECRET_BASIC,
     CLIENT_SECRET_POST,
     PRIVATE_KEY_JWT,
     PUBLIC_AUTH_METHOD,
 )
-from app.security import hash_token
+from app.services import replay_cache
 from app.services.client_jwks import JWKSUnavailable, client_jwks
+from app.services.replay_cache import CLIENT_ASSERTION
 from app.settings import settings
 
 MAX_ASSERTION_LIFETIME = 300
@@ -173,18 +171,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         super().verify_claims(claims)
 
     def validate_jti(self, claims: Any, jti: Any) -> bool:
-        """Record the jti; a second use fails on the primary key in any worker or host."""
+        """Record the jti (committed); a second use is refused in any worker or host."""
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             return False
-        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
-        key = hash_token(f"{claims['sub']} {jti}")
-        try:
-            db.session.add(UsedClientAssertion(key=key, expires_at=expires_at))
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            return False
-        return True
+        identifier = f"{claims['sub']} {jti}"
+        return replay_cache.first_use(identifier, int(claims["exp"]), kind=CLIENT_ASSERTION)
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
         metadata = client.client_metadata

@@ -121,7 +121,8 @@ def record_use(proof: Proof, *, commit: bool = True) -> None:
     """§11.1: remember the proof's jti in every worker and host; a second use is refused.
 
     ``commit=False``: with the database as replay cache the row joins the caller's
-    transaction (flushed now, so a concurrent second use already fails; the caller commits).
+    transaction (written now: a concurrent second use waits for it and is refused; the
+    token response's service commits).
     """
     if not replay_cache.first_use(*_replay_key(proof), commit=commit):
         raise DPoPProofError("This DPoP proof was already used.")

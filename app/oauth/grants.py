@@ -6,7 +6,6 @@ record and minted the same way (RFC 9068 access token, rotated refresh token).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from authlib.oauth2.rfc6749 import (
@@ -16,20 +15,16 @@ from authlib.oauth2.rfc6749 import (
     UnauthorizedClientError,
     grants,
 )
-from flask import current_app
-from sqlalchemy import update
 
 from app.extensions import db
 from app.models import AuthorizationCode, Client, Grant, User
 from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
-from app.models.grant import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.oauth import dpop, resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
 from app.scopes import has_scope, includes, scope_names
-from app.security import hash_token
-from app.services import audit, refresh_rotation, tokens
+from app.services import authorization_codes, refresh_rotation, tokens
 from app.services import grants as grant_records
 from app.services.refresh_rotation import RefreshTokenRecord
 from app.settings import settings
@@ -127,63 +122,35 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
         """Store the code and the grant it will issue under; ``request.user`` is an Approval."""
         approval = request.user
         signed_in = approval.user
-        now = utcnow()
-        record = grant_records.create_grant(
-            KIND_AUTHORIZATION_CODE,
-            request.client,
-            signed_in.user,
-            approval.scope,
-            signed_in.authenticated_at,
-            resources=resource_indicators.authorization_resources(request),
-        )
-        db.session.flush()  # the code row references the grant row
         data = request.payload.data
-        db.session.add(
-            AuthorizationCode(
-                code_hash=hash_token(code),
-                grant_id=record.id,
-                client_id=request.client.client_id,
-                user_id=signed_in.id,
-                redirect_uri=request.payload.redirect_uri or "",
+        authorization_codes.store(
+            code,
+            authorization_codes.CodeRequest(
+                client=request.client,
+                user=signed_in.user,
                 scope=approval.scope,
-                nonce=data.get("nonce"),
-                dpop_jkt=data.get("dpop_jkt") if dpop.enabled() else None,
+                auth_time=signed_in.authenticated_at,
+                redirect_uri=request.payload.redirect_uri or "",
                 code_challenge=data["code_challenge"],
                 code_challenge_method=data["code_challenge_method"],
-                auth_time=signed_in.authenticated_at,
-                expires_at=now + timedelta(seconds=settings().oauth_code_ttl),
-            )
+                nonce=data.get("nonce"),
+                dpop_jkt=data.get("dpop_jkt") if dpop.enabled() else None,
+                resources=tuple(resource_indicators.authorization_resources(request)),
+            ),
         )
-        db.session.commit()
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         """The code if it was issued to ``client``. A used code is returned too, so that a
         replay that passes client authentication and PKCE can revoke what the code issued."""
-        if not code or len(code) > 512:
-            return None
-        row = db.session.get(AuthorizationCode, hash_token(code))
-        if row is None or row.client_id != client.client_id:
-            return None
-        if row.used_at is None and row.expires_at <= utcnow():
-            return None
-        return row
+        return authorization_codes.find(code, client.client_id)
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Kept (marked used) until ``tokens purge``, so a replay can be recognised."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
         """Consume the code, exactly once (RFC 6749 §4.1.2; RFC 9700 §4.2.4)."""
-        if not _consume_code(authorization_code):
-            grant_records.revoke_grant(authorization_code.grant_id, "authorization_code_replay")
-            audit.record(
-                "authorization_code.replayed", user_id=authorization_code.user_id,
-                client_id=authorization_code.client_id,
-                detail="a redeemed code came back; what it issued was revoked",
-            )  # fmt: skip
-            db.session.commit()
-            current_app.logger.warning(
-                "authorization code replay: grant %s revoked", authorization_code.grant_id
-            )
+        if not authorization_codes.spend(authorization_code):
+            authorization_codes.refuse_replay(authorization_code)
             raise InvalidGrantError("The authorization code was already used.")
         user = db.session.get(User, authorization_code.user_id)
         return user if user is not None and user.is_active else None
@@ -193,17 +160,6 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
         if record is None or not record.is_active(utcnow()):
             raise InvalidGrantError("The authorization was revoked.")
         return record
-
-
-def _consume_code(code: AuthorizationCode) -> bool:
-    if code.used_at is not None:
-        return False
-    result = db.session.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.code_hash == code.code_hash, AuthorizationCode.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: ignore[misc]

@@ -12,9 +12,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7636 import CodeChallenge
 
-from app.extensions import db
-from app.models import AuthorizationCode
-from app.models.types import utcnow
+from app.services import authorization_codes
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -35,16 +33,10 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
     def validate_code_verifier(self, grant: Any, result: Any) -> None:
         """Verify the code_verifier; a wrong or missing one burns the code."""
         if not grant.request.form.get("code_verifier"):
-            _burn(grant.request.authorization_code)
+            authorization_codes.burn(grant.request.authorization_code)
             raise InvalidRequestError("Missing code_verifier.")
         try:
             super().validate_code_verifier(grant, result)
         except OAuth2Error:
-            _burn(grant.request.authorization_code)
+            authorization_codes.burn(grant.request.authorization_code)
             raise InvalidGrantError("PKCE verification failed.") from None
-
-
-def _burn(code: AuthorizationCode) -> None:
-    if code.used_at is None:
-        code.used_at = utcnow()
-        db.session.commit()

@@ -23,7 +23,6 @@ from flask import Flask, Response, current_app
 from flask import request as flask_request
 
 from app.errors import error_response, safe_error_description
-from app.extensions import db
 from app.models.client import AUTH_METHODS, SECRET_AUTH_METHODS
 from app.oauth import dpop, dpop_binding
 from app.oauth.client_auth import PrivateKeyJWT, presented_credentials, secret_client
@@ -38,7 +37,7 @@ from app.oauth.request_object import RefuseRequestObjects
 from app.oauth.resource_indicators import ResourceIndicators
 from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
-from app.services import clients
+from app.services import clients, tokens
 from app.settings import settings
 
 EXTENSION_KEY = "tessera.authorization_server"
@@ -57,7 +56,7 @@ class Issuer(IssuerParameter):  # type: ignore[misc]
 class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, app: Flask) -> None:
         super().__init__()
-        self.init_app(app, query_client=clients.find_client, save_token=_commit)
+        self.init_app(app, query_client=clients.find_client, save_token=tokens.save_token_response)
         # Client authentication reads the client through Core, outside the ORM session.
         self._client_auth = ClientAuthentication(clients.find_client_record)
         self.scopes_supported = SCOPES_SUPPORTED
@@ -184,14 +183,6 @@ def _client_query(request: Any, endpoint: str) -> Any:
     if endpoint == "token" and request.payload.grant_type == "client_credentials":
         return lambda client_id: clients.find_client_record(client_id, own_grant=True)
     return clients.find_client_record
-
-
-def _commit(token: dict[str, Any], request: Any) -> None:
-    """authlib's save_token hook: make durable what the grant wrote (a new grant, a refresh
-    token, a used code, a DPoP jti). Nothing is committed when nothing was written: a
-    client_credentials token of an existing grant is signed, not stored."""
-    if db.session.registry.has() and db.session().in_transaction():
-        db.session.commit()
 
 
 def build_authorization_server(app: Flask) -> TesseraAuthorizationServer:

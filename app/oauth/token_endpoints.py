@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Client, Grant, RefreshToken
 from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.types import utcnow
-from app.services import grants, resources, tokens
+from app.services import resources, tokens
 from app.services.tokens import InvalidToken
 from app.settings import settings
 
@@ -83,11 +83,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         raise NotImplementedError  # authenticate_token looks tokens up itself
 
     def revoke_token(self, token: FoundToken, request: Any) -> None:
-        if token.refresh is not None:
-            grants.revoke_grant(token.refresh.grant_id, "refresh_token_revoked")
-        elif token.claims is not None:
-            tokens.revoke_access_token(token.claims)
-        db.session.commit()
+        tokens.revoke(token.refresh.grant_id if token.refresh else None, token.claims)
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]

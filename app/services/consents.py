@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import Client, Consent
 from app.models.types import utcnow
-from app.services import audit, grants, usage
+from app.services import audit, grants, usage, use_once
+
+_FIRST_CONSENT = use_once.Record(Consent)  # False: a racing first consent stored its row
 
 
 def find_consent(user_id: int, client_id: str) -> Consent | None:
@@ -38,16 +39,10 @@ def remember_consent(user_id: int, client_id: str, scope: str) -> None:
     consent = find_consent(user_id, client_id)
     if consent is None:
         now = utcnow()
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-        inserted = db.session.execute(
-            dialect.insert(Consent)
-            .values(
-                user_id=user_id, client_id=client_id, scope=scope, granted_at=now,
-                updated_at=now, redirect_uris_digest=digest,
-            )
-            .on_conflict_do_nothing(index_elements=["user_id", "client_id"])
-        )  # fmt: skip
-        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+        if _FIRST_CONSENT(
+            user_id=user_id, client_id=client_id, scope=scope, granted_at=now,
+            updated_at=now, redirect_uris_digest=digest,
+        ):  # fmt: skip
             return
         consent = find_consent(user_id, client_id)
         assert consent is not None  # the racing request's row, committed

@@ -1,8 +1,8 @@
 """Device authorizations (RFC 8628): issue codes, find them by user code, decide, poll, redeem.
 
 Every state change is one conditional UPDATE (rowcount == 1), so it holds across gunicorn
-workers and hosts: a code is approved or denied once, redeemed once, and two polls that
-arrive together cannot both pass the interval check.
+workers and hosts: a code is approved or denied once and redeemed once (``use_once``), and
+two polls that arrive together cannot both pass the interval check.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, or_, select, update
 
 from app.extensions import db
 from app.models import Client, DeviceCode, User
@@ -26,7 +25,7 @@ from app.models.device_code import (
 )
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, consents, grants
+from app.services import audit, consents, grants, use_once
 from app.settings import settings
 
 KIND_DEVICE_CODE = "device_code"
@@ -49,6 +48,25 @@ class PollResult(enum.Enum):
     PENDING = "authorization_pending"
     SLOW_DOWN = "slow_down"
     REDEEMED = "redeemed"  # approved, and now consumed by this request
+
+
+_STORE = use_once.Record(DeviceCode)  # False on a clash of codes: draw others
+# A decision is taken once, while the code is pending and unexpired (the first one counts).
+_PENDING = (DeviceCode.status == STATUS_PENDING, DeviceCode.expires_at > bindparam("now"))
+_APPROVE = use_once.Spend(
+    DeviceCode.device_code_hash,
+    *_PENDING,
+    status=STATUS_APPROVED,
+    user_id=bindparam("by_user"),
+    scope=bindparam("granted"),
+    auth_time=bindparam("at"),
+)
+_DENY = use_once.Spend(
+    DeviceCode.device_code_hash, *_PENDING, status=STATUS_DENIED, user_id=bindparam("by_user")
+)
+_REDEEM = use_once.Spend(
+    DeviceCode.device_code_hash, DeviceCode.status == STATUS_APPROVED, status=STATUS_REDEEMED
+)
 
 
 @dataclass(frozen=True)
@@ -93,25 +111,20 @@ def issue(client_id: str, scope: str, resources: Sequence[str] = ()) -> IssuedCo
     for _ in range(ISSUE_ATTEMPTS):  # 20^8 codes: a clash with a stored one is very rare
         device_code, user_code = new_token(32), _new_user_code()
         now = utcnow()
-        db.session.add(
-            DeviceCode(
-                device_code_hash=hash_token(device_code),
-                user_code_hash=hash_token(user_code),
-                client_id=client_id,
-                scope=scope,
-                resource=" ".join(resources) or None,
-                status=STATUS_PENDING,
-                expires_at=now + timedelta(seconds=ttl),
-                interval=interval,
-                created_at=now,
-            )
+        stored = _STORE(
+            device_code_hash=hash_token(device_code),
+            user_code_hash=hash_token(user_code),
+            client_id=client_id,
+            scope=scope,
+            resource=" ".join(resources) or None,
+            status=STATUS_PENDING,
+            expires_at=now + timedelta(seconds=ttl),
+            interval=interval,
+            created_at=now,
         )
-        try:
+        if stored:
             db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            continue
-        return IssuedCodes(device_code, user_code, ttl, interval)
+            return IssuedCodes(device_code, user_code, ttl, interval)
     raise RuntimeError("no free user code after several attempts")
 
 
@@ -133,6 +146,11 @@ def approve(user_code: str, user: User, scope: str, auth_time: datetime) -> bool
     row = find_pending(user_code)
     if row is None:
         return False
+    decided = _APPROVE(
+        row.device_code_hash, now=utcnow(), by_user=user.id, granted=scope, at=auth_time
+    )
+    if not decided:
+        return False
     client = db.session.get(Client, row.client_id)
     assert client is not None  # the row goes with its client (ON DELETE CASCADE)
     resources = row.resource.split() if row.resource else []
@@ -140,9 +158,7 @@ def approve(user_code: str, user: User, scope: str, auth_time: datetime) -> bool
         KIND_DEVICE_CODE, client, user, scope, auth_time, resources=resources
     )
     db.session.flush()
-    values = {"user_id": user.id, "scope": scope, "auth_time": auth_time, "grant_id": record.id}
-    if not _decide(row, STATUS_APPROVED, values):
-        return False
+    row.grant_id = record.id  # the tokens are issued under it
     consents.remember_consent(user.id, row.client_id, scope)  # "My apps" can revoke it
     audit.record("device.approved", user_id=user.id, client_id=row.client_id, detail=scope)
     db.session.commit()
@@ -152,26 +168,10 @@ def approve(user_code: str, user: User, scope: str, auth_time: datetime) -> bool
 def deny(user_code: str, user: User) -> bool:
     """Deny a pending code; False if it no longer waits for a decision."""
     row = find_pending(user_code)
-    if row is None or not _decide(row, STATUS_DENIED, {"user_id": user.id}):
+    if row is None or not _DENY(row.device_code_hash, now=utcnow(), by_user=user.id):
         return False
     audit.record("device.denied", user_id=user.id, client_id=row.client_id)
     db.session.commit()
-    return True
-
-
-def _decide(row: DeviceCode, status: str, values: dict[str, object]) -> bool:
-    result = db.session.execute(
-        update(DeviceCode)
-        .where(
-            DeviceCode.device_code_hash == row.device_code_hash,
-            DeviceCode.status == STATUS_PENDING,
-            DeviceCode.expires_at > utcnow(),
-        )
-        .values(status=status, **values)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        db.session.rollback()
-        return False
     return True
 
 
@@ -222,12 +222,4 @@ def _record_poll(row: DeviceCode, now: datetime) -> PollResult:
 
 def _redeem(row: DeviceCode) -> bool:
     """approved → redeemed, exactly once (not committed here)."""
-    result = db.session.execute(
-        update(DeviceCode)
-        .where(
-            DeviceCode.device_code_hash == row.device_code_hash,
-            DeviceCode.status == STATUS_APPROVED,
-        )
-        .values(status=STATUS_REDEEMED)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return _REDEEM(row.device_code_hash)

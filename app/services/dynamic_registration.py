@@ -39,7 +39,6 @@ def register(metadata: Mapping[str, Any], initial_access_token: str | None) -> c
     _check_request(metadata)
     validate_metadata(metadata)
     if initial_access_token is not None and not registration_tokens.spend(initial_access_token):
-        db.session.rollback()
         raise RegistrationDenied("The initial access token is invalid, expired or used up.")
     try:
         return clients.register_client(metadata, registration_access_token=True)

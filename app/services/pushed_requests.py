@@ -6,7 +6,7 @@ digest is stored. Its life has three stages:
 1. pushed: it must be presented at /authorize within ``PAR_REQUEST_TTL`` seconds;
 2. first seen: from then on it stays usable for ``INTERACTION_WINDOW`` (sign-in and consent
    are several GETs of the same /authorize URL);
-3. used: consumed by an atomic ``UPDATE ... WHERE used_at IS NULL`` when the authorization
+3. used: consumed by ``use_once`` (``UPDATE ... WHERE used_at IS NULL``) when the authorization
    response is issued, so it never yields a second code, across workers and hosts.
 """
 
@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import PushedRequest
 from app.models.types import utcnow
 from app.security import hash_token, new_token
+from app.services import use_once
 from app.settings import settings
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -29,6 +30,15 @@ INTERACTION_WINDOW = timedelta(minutes=10)
 MAX_REQUEST_URI_LENGTH = 200
 
 Parameters = dict[str, list[str]]
+
+_FIRST_SEEN = use_once.Spend(
+    PushedRequest.request_uri_hash,
+    PushedRequest.first_seen_at.is_(None),
+    first_seen_at=bindparam("now"),
+)
+_USE = use_once.Spend(
+    PushedRequest.request_uri_hash, PushedRequest.used_at.is_(None), used_at=bindparam("now")
+)
 
 
 class PushedRequestError(ValidationError):
@@ -76,14 +86,7 @@ def redeem(request_uri: str, client_id: str | None) -> Redeemable:
             "The request_uri is unknown, expired or already used.", error="invalid_request_uri"
         )
     if row.first_seen_at is None:
-        db.session.execute(
-            update(PushedRequest)
-            .where(
-                PushedRequest.request_uri_hash == row.request_uri_hash,
-                PushedRequest.first_seen_at.is_(None),
-            )
-            .values(first_seen_at=now)
-        )
+        _FIRST_SEEN(row.request_uri_hash, now=now)  # a concurrent first sight may win: read it
         db.session.commit()
         db.session.refresh(row)
     assert row.first_seen_at is not None
@@ -92,13 +95,9 @@ def redeem(request_uri: str, client_id: str | None) -> Redeemable:
 
 def consume(request_uri_hash: str) -> bool:
     """Mark the pushed request used; False when another response already used it."""
-    result = db.session.execute(
-        update(PushedRequest)
-        .where(PushedRequest.request_uri_hash == request_uri_hash, PushedRequest.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
+    used = _USE(request_uri_hash, now=utcnow())
     db.session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return used
 
 
 def _find(request_uri: str) -> PushedRequest | None:

@@ -3,7 +3,7 @@
 ``read`` fetches the token, its grant and whether the grant's user is active in one
 statement (primary-key joins). ``consume`` spends the token and stores its successor in one
 transaction and commits it; the caller signs the access token before, so SQLite's write lock
-is held from the UPDATE to the commit only. The race guard is the conditional UPDATE
+is held from the UPDATE to the commit only. The race guard is ``use_once``'s conditional UPDATE
 (``... WHERE used_at IS NULL``): of two uses of one token only one finds it unspent. On
 PostgreSQL that UPDATE takes the row lock, so a concurrent second use waits for the first to
 commit and then re-checks ``used_at`` (READ COMMITTED); a ``SELECT ... FOR UPDATE`` at the
@@ -25,13 +25,13 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 
 from app.extensions import db
 from app.models import Grant, RefreshToken, User
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, grants, sql
+from app.services import audit, grants, sql, use_once
 from app.settings import settings
 
 MAX_TOKEN_LENGTH = 4096
@@ -102,12 +102,9 @@ _READ = sql.Statement(
 )
 
 # Bind names differ from column names: SQLAlchemy reserves those in INSERT and UPDATE.
-_SPEND_ONLY = (
-    update(RefreshToken)
-    .where(RefreshToken.token_hash == bindparam("spent_hash"), RefreshToken.used_at.is_(None))
-    .values(used_at=bindparam("now"))
+_SPEND = use_once.Spend(
+    RefreshToken.token_hash, RefreshToken.used_at.is_(None), used_at=bindparam("now")
 )
-_SPEND = sql.Statement(_SPEND_ONLY)
 _STORE = sql.Statement(
     insert(RefreshToken).values(
         token_hash=bindparam("new_hash"),
@@ -121,7 +118,7 @@ _STORE = sql.Statement(
 )
 # PostgreSQL does both in one statement (a data-modifying CTE): the successor is inserted
 # only if the UPDATE spent the token; one round trip instead of two.
-_SPENT = _SPEND_ONLY.returning(RefreshToken.grant_id, RefreshToken.client_id).cte("spent")
+_SPENT = _SPEND.update.returning(RefreshToken.grant_id, RefreshToken.client_id).cte("spent")
 _SPEND_AND_STORE = sql.Statement(
     insert(RefreshToken)
     .from_select(
@@ -172,7 +169,7 @@ def consume(
     if record.used_at is not None:
         refuse_reuse(record)
     now = utcnow()
-    params: dict[str, Any] = {"spent_hash": record.token_hash, "now": now}
+    params: dict[str, Any] = {"now": now}
     successor = None if successor_scope is None else new_token()
     if successor is not None:
         lifetime = timedelta(seconds=settings().oauth_refresh_token_ttl)
@@ -186,9 +183,9 @@ def consume(
         }
     # On PostgreSQL the UPDATE and the INSERT are one statement; elsewhere, two.
     if successor is not None and db.session.get_bind().dialect.name == "postgresql":
-        spent = sql.run_in_session(_SPEND_AND_STORE, params).rowcount == 1
+        spent = _SPEND(record.token_hash, via=_SPEND_AND_STORE, **params)
     else:
-        spent = sql.run_in_session(_SPEND, params).rowcount == 1
+        spent = _SPEND(record.token_hash, **params)
         if spent and successor is not None:
             sql.run_in_session(_STORE, params)
     if not spent:

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam
 
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import RegistrationToken
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit
+from app.services import audit, use_once
 
 MAX_EXPIRES_IN = 365 * 24 * 3600
 MAX_USES = 100_000
 MAX_TOKEN_LENGTH = 512
+
+# Each use is spent once: a token with n uses is n single-use things in one row.
+_SPEND_ONE_USE = use_once.Spend(
+    RegistrationToken.token_hash,
+    RegistrationToken.uses_left > 0,
+    RegistrationToken.expires_at > bindparam("now"),
+    uses_left=RegistrationToken.uses_left - 1,
+)
 
 
 def issue(expires_in: int = 86400, max_uses: int = 1) -> tuple[str, datetime]:
@@ -56,13 +64,4 @@ def spend(token: str) -> bool:
 
     The caller commits with the registration it pays for, or rolls back to give the use back.
     """
-    result = db.session.execute(
-        update(RegistrationToken)
-        .where(
-            RegistrationToken.token_hash == hash_token(token),
-            RegistrationToken.uses_left > 0,
-            RegistrationToken.expires_at > utcnow(),
-        )
-        .values(uses_left=RegistrationToken.uses_left - 1)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return _SPEND_ONE_USE(hash_token(token), now=utcnow())

@@ -23,7 +23,7 @@ from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningK
 from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import keys, sql
+from app.services import grants, keys, sql, use_once
 from app.settings import settings
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
@@ -138,6 +138,8 @@ def find_refresh_token(token: str) -> RefreshToken | None:
     return db.session.get(RefreshToken, hash_token(token))
 
 
+_DENY_LIST = use_once.Record(RevokedAccessToken)
+
 # One indexed query answers "is this token still good?": its grant's state, its key's status
 # and whether its jti is on the deny-list. Built once and compiled once per dialect; it runs
 # on a hot-read connection (no ORM session), so it sees every revocation committed before it.
@@ -195,11 +197,28 @@ def read_access_token_claims(token: str) -> dict[str, Any] | None:
 
 
 def revoke_access_token(claims: dict[str, Any]) -> None:
-    """Deny-list one access token until its expiry (the caller commits)."""
-    jti = str(claims["jti"])
-    if db.session.get(RevokedAccessToken, jti) is None:
-        expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
-        db.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+    """Deny-list one access token until its expiry (once; the caller commits)."""
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    _DENY_LIST(jti=str(claims["jti"]), expires_at=expires_at)
+
+
+def revoke(grant_id: str | None, access_token_claims: dict[str, Any] | None) -> None:
+    """RFC 7009 revocation, committed: a refresh token's whole grant (``grant_id``), or
+    one access token (its claims)."""
+    if grant_id is not None:
+        grants.revoke_grant(grant_id, "refresh_token_revoked")
+    elif access_token_claims is not None:
+        revoke_access_token(access_token_claims)
+    db.session.commit()
+
+
+def save_token_response(token: dict[str, Any], request: Any) -> None:
+    """authlib's save_token hook, after a token response is built: commit what the grant
+    wrote (a new grant, a refresh token, a spent code or device code, a DPoP jti). Nothing
+    is committed when nothing was written: a client_credentials token of an existing grant
+    is signed, not stored."""
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
 
 
 class _VerifiedTokens:

@@ -58,10 +58,10 @@ def flush() -> None:
         set_={"count": ApiUsage.count + statement.excluded.count},
     )
     try:
-        db.session.execute(statement)
+        with db.session.begin_nested():  # a failure drops the counts' write, nothing else
+            db.session.execute(statement)
         db.session.commit()
     except SQLAlchemyError:
-        db.session.rollback()
         current_app.logger.warning("usage counts not written yet; will retry")
         return
     pending.counts.clear()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
@@ -20,7 +23,7 @@ from werkzeug.test import TestResponse
 
 from app.services import clients as client_service
 from tests.factories import DEFAULT_PASSWORD
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, skip_or_fail
 
 CONSENT_TICKET = re.compile(r'name="consent_ticket" value="([^"]+)"')
 
@@ -220,3 +223,18 @@ class OAuthActions:
 
     def revoke(self, client: RegisteredClient, token: str, **form: Any) -> TestResponse:
         return self.post("/revoke", client, token=token, **form)
+
+
+def redis_replay_cache(app_config: dict[str, Any], prefix: str) -> Iterator[str]:
+    """For a fixture: the replay cache in TEST_REDIS_URL; the keys under ``prefix`` that the
+    test added are deleted afterwards."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        skip_or_fail("Redis replay-cache tests need TEST_REDIS_URL")
+    app_config["REPLAY_CACHE_URI"] = url
+    store = redis.Redis.from_url(url)
+    before = set(store.scan_iter(f"{prefix}*"))
+    yield url
+    mine = set(store.scan_iter(f"{prefix}*")) - before
+    if mine:
+        store.delete(*mine)

@@ -16,10 +16,12 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import redis
 import requests
 from flask import Flask
 from joserfc import jwt
@@ -29,9 +31,18 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from app.extensions import db
-from app.models import Grant
+from app.models import Grant, UsedClientAssertion
+from app.oauth.client_auth import CLOCK_LEEWAY, MAX_ASSERTION_LIFETIME
+from app.services import use_once
+from app.services.replay_cache import CLIENT_ASSERTION
 from tests.live import LiveServer
-from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, client_assertion
+from tests.oauth.helpers import (
+    ClientFactory,
+    OAuthActions,
+    RegisteredClient,
+    client_assertion,
+    redis_replay_cache,
+)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -457,6 +468,41 @@ def test_the_same_assertion_twice_is_refused_the_second_time(
     first = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert first.status_code == 200, first.get_data(as_text=True)
     assert_invalid_client(oauth.http.post("/token", data=assertion_form(pkj, assertion)))
+
+
+def test_a_jti_is_single_use_on_a_database_without_on_conflict(
+    oauth: OAuthActions, app: Flask, pkj: RegisteredClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """use_once's fallback for other dialects: the INSERT in a savepoint; a duplicate rolls
+    back to the savepoint only, and is refused."""
+    monkeypatch.setattr(use_once, "_ON_CONFLICT", {})
+    assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"])
+    first = oauth.http.post("/token", data=assertion_form(pkj, assertion))
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert_invalid_client(oauth.http.post("/token", data=assertion_form(pkj, assertion)))
+
+
+@pytest.fixture
+def redis_url(app_config: dict[str, Any]) -> Iterator[str]:
+    """The replay cache in TEST_REDIS_URL; this test's assertion ids are deleted afterwards."""
+    yield from redis_replay_cache(app_config, CLIENT_ASSERTION.redis_prefix)
+
+
+@pytest.mark.redis
+def test_with_the_redis_replay_cache_a_jti_is_single_use_and_kept_in_redis(
+    redis_url: str, app: Flask, oauth: OAuthActions, pkj: RegisteredClient
+) -> None:
+    """REPLAY_CACHE_URI keeps client assertion jtis in Redis too, in their own key space."""
+    store = redis.Redis.from_url(redis_url)
+    before = set(store.scan_iter(CLIENT_ASSERTION.redis_prefix + "*"))
+    assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"])
+    first = oauth.http.post("/token", data=assertion_form(pkj, assertion))
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert_invalid_client(oauth.http.post("/token", data=assertion_form(pkj, assertion)))
+    with app.app_context():
+        assert db.session.query(UsedClientAssertion).count() == 0  # Redis, not the database
+    (name,) = set(store.scan_iter(CLIENT_ASSERTION.redis_prefix + "*")) - before
+    assert 0 < store.ttl(name) <= MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY
 
 
 def test_a_jti_is_single_use_even_in_a_fresh_assertion(

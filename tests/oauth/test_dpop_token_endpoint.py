@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,7 +19,7 @@ from app.models import RefreshToken, UsedDPoPProof
 from app.models.types import utcnow
 from app.oauth.dpop import nonce_at
 from app.services.replay_cache import REDIS_KEY_PREFIX
-from tests.helpers import reconfigure, skip_or_fail
+from tests.helpers import reconfigure
 from tests.oauth.dpop_support import (
     DPoPClient,
     claims_of,
@@ -29,7 +28,7 @@ from tests.oauth.dpop_support import (
     post_token,
     unsigned_proof,
 )
-from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
+from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient, redis_replay_cache
 
 
 @pytest.fixture
@@ -343,16 +342,7 @@ def test_discovery_advertises_the_proof_algorithms(oauth: OAuthActions) -> None:
 @pytest.fixture
 def redis_url(app_config: dict[str, Any]) -> Iterator[str]:
     """The replay cache in TEST_REDIS_URL; this test's proof ids are deleted afterwards."""
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        skip_or_fail("Redis replay-cache tests need TEST_REDIS_URL")
-    app_config["REPLAY_CACHE_URI"] = url
-    store = redis.Redis.from_url(url)
-    before = set(store.scan_iter(f"{REDIS_KEY_PREFIX}*"))
-    yield url
-    mine = set(store.scan_iter(f"{REDIS_KEY_PREFIX}*")) - before
-    if mine:
-        store.delete(*mine)
+    yield from redis_replay_cache(app_config, REDIS_KEY_PREFIX)
 
 
 @pytest.mark.redis
