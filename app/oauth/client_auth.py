@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import Request, current_app, g
 from joserfc.errors import JoseError
@@ -33,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Client, UsedClientAssertion
+from app.oauth.authlib_seam import read_basic_authorization
 from app.security import hash_token
 from app.services.client_jwks import JWKSUnavailable, client_jwks
 
@@ -84,7 +84,7 @@ def _parse(request: Request) -> Credentials:
     malformed = False
     if header:
         try:  # authlib's own reading of the header (RFC 6749 §2.3.1 form-decoding included)
-            basic = extract_basic_authorization({"Authorization": header})
+            basic = read_basic_authorization(header)
         except ValueError:  # e.g. "Basic \xa0" or non-UTF-8 bytes
             malformed = True
     methods = tuple(
@@ -144,6 +144,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
+
+    def authenticate_client(self, client: Client) -> Client:
+        """Whether the client may use private_key_jwt is checked with the other methods
+        (``authlib_seam.authenticate_method``), so a refusal reads the same for all."""
+        return client
 
     def get_audiences(self) -> list[str]:
         return [str(current_app.config["OAUTH_ISSUER"])]
