@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import Request, g
 from joserfc.errors import JoseError
@@ -36,6 +35,7 @@ from app.models.client import (
     PRIVATE_KEY_JWT,
     PUBLIC_AUTH_METHOD,
 )
+from app.oauth.authlib_seam import read_basic_authorization
 from app.services import replay_cache
 from app.services.client_jwks import JWKSUnavailable, client_jwks
 from app.services.replay_cache import CLIENT_ASSERTION
@@ -88,7 +88,7 @@ def _parse(request: Request) -> Credentials:
     malformed = False
     if header:
         try:  # authlib's own reading of the header (RFC 6749 §2.3.1 form-decoding included)
-            basic = extract_basic_authorization({"Authorization": header})
+            basic = read_basic_authorization(header)
         except ValueError:  # e.g. "Basic \xa0" or non-UTF-8 bytes
             malformed = True
     methods = tuple(
@@ -148,6 +148,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
+
+    def authenticate_client(self, client: Client) -> Client:
+        """Whether the client may use private_key_jwt is checked with the other methods
+        (``authlib_seam.authenticate_method``), so a refusal reads the same for all."""
+        return client
 
     def get_audiences(self) -> list[str]:
         return [str(settings().oauth_issuer)]

@@ -36,6 +36,7 @@ from app.models import Client, DeviceCode, Grant, User
 from app.models.client import AUTH_METHODS
 from app.models.types import utcnow
 from app.oauth import resource_indicators
+from app.oauth.authlib_seam import token_response_hooks
 from app.oauth.grants import TokenIssuingMixin
 from app.scopes import includes, scope_names
 from app.services import device_codes
@@ -125,14 +126,16 @@ class DeviceCodeGrant(TokenIssuingMixin, BaseDeviceCodeGrant):  # type: ignore[m
         client: Client = self.authenticate_token_endpoint_client()
         if not client.check_grant_type(self.GRANT_TYPE):
             raise UnauthorizedClientError("This client may not use the device_code grant.")
-        device_code = self.request.payload.data.get("device_code")
-        if not device_code:
+        if not self.request.payload.data.get("device_code"):
             raise InvalidRequestError("Missing device_code.")
-        # Grant extensions (DPoPBinding: RFC 9449 §5.2) run here, before the poll can redeem
-        # the code: this grant's create_token_response, where other grants run them, is late.
         self.request.client = client
-        self.execute_hook("before_create_token_response")
-        result, row = device_codes.poll(device_code, client.client_id)
+
+    @token_response_hooks
+    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
+        """Poll, and issue tokens once the user approved. The grant extensions' hooks
+        (DPoPBinding: RFC 9449 §5.2) run before this, so before the poll redeems the code."""
+        client: Client = self.request.client
+        result, row = device_codes.poll(self.request.payload.data["device_code"], client.client_id)
         if result is not PollResult.REDEEMED or row is None:
             error = POLL_ERRORS.get(result, InvalidGrantError)
             raise error(description=POLL_DESCRIPTIONS[result])
@@ -140,12 +143,8 @@ class DeviceCodeGrant(TokenIssuingMixin, BaseDeviceCodeGrant):  # type: ignore[m
         if user is None or not user.is_active:
             raise InvalidGrantError("The user who approved this device is no longer active.")
         self.request.user = user
-        self.request.client = client
         self.request.credential = row
-
-    def create_token_response(self) -> tuple[int, dict[str, Any], Any]:
-        row: DeviceCode = self.request.credential
-        token = self.generate_token(user=self.request.user, scope=row.scope)
+        token = self.generate_token(user=user, scope=row.scope)
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 

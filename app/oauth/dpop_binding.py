@@ -24,6 +24,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error
 
 from app.oauth import dpop
+from app.oauth.authlib_seam import AUTHORIZATION_PAYLOAD_HOOK, TOKEN_RESPONSE_HOOK
 from app.security import constant_time_equals
 
 TOKEN_TYPE = "DPoP"  # noqa: S105 - a token type name, not a secret
@@ -73,7 +74,7 @@ class DPoPBinding:
     """authlib grant extension: refuse, before anything is consumed, what §5 forbids."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("before_create_token_response", self.check)
+        grant.register_hook(TOKEN_RESPONSE_HOOK, self.check)
 
     def check(self, grant: Any) -> None:
         jkt = request_jkt(grant.request)
@@ -98,7 +99,7 @@ class DPoPKeyParameter:
     thumbprint; checked once the redirect URI is known, so an error goes back to the client."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.validate)
+        grant.register_hook(AUTHORIZATION_PAYLOAD_HOOK, self.validate)
 
     def validate(self, grant: Any, redirect_uri: str | None) -> None:
         values = grant.request.payload.datalist.get("dpop_jkt", [])

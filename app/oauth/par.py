@@ -15,11 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.consts import default_json_headers
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import (
     InvalidRequestError,
     OAuth2Error,
-    OAuth2Payload,
     UnsupportedResponseTypeError,
 )
 from flask import Response, g
@@ -29,6 +27,7 @@ from werkzeug.datastructures import MultiDict
 from app.features import Feature, feature_enabled
 from app.models.client import AUTH_METHODS
 from app.oauth import request_object
+from app.oauth.authlib_seam import AUTHORIZATION_PAYLOAD_HOOK, ParametersRequest
 from app.oauth.prompt import max_age_of, prompts_of
 from app.services import pushed_requests
 from app.services.pushed_requests import Parameters, PushedRequestError, Redeemable
@@ -54,30 +53,9 @@ class RequestUriNotSupportedError(OAuth2Error):  # type: ignore[misc]
     error = "request_uri_not_supported"
 
 
-class PushedPayload(OAuth2Payload):  # type: ignore[misc]
-    def __init__(self, parameters: MultiDict[str, str]) -> None:
-        self._data = parameters
-
-    @property
-    def data(self) -> MultiDict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> dict[str, list[str]]:
-        return {key: self._data.getlist(key) for key in self._data}
-
-
-class PushedOAuth2Request(FlaskOAuth2Request):  # type: ignore[misc]
+class PushedOAuth2Request(ParametersRequest):
     """An authorization request whose parameters were pushed (or are being pushed) to /par;
     the query string of /authorize other than client_id and request_uri is ignored (§4)."""
-
-    def __init__(self, parameters: MultiDict[str, str]) -> None:
-        super().__init__(flask_request)
-        self.payload = PushedPayload(parameters)
-
-    @property
-    def args(self) -> MultiDict[str, str]:
-        return self.payload.data
 
 
 def enabled() -> bool:
@@ -219,7 +197,7 @@ class RequirePushedRequests:
     """
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.check)
+        grant.register_hook(AUTHORIZATION_PAYLOAD_HOOK, self.check)
 
     def check(self, grant: Any, _result: Any = None) -> None:
         if isinstance(grant.request, PushedOAuth2Request):

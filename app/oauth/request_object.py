@@ -11,6 +11,8 @@ from typing import Any
 
 from authlib.oidc.core.errors import RequestNotSupportedError
 
+from app.oauth.authlib_seam import AUTHORIZATION_PAYLOAD_HOOK
+
 PARAMETER = "request"
 
 
@@ -23,7 +25,7 @@ class RefuseRequestObjects:
     """Grant extension: raised after redirect_uri validation, so the error goes to the client."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.check)
+        grant.register_hook(AUTHORIZATION_PAYLOAD_HOOK, self.check)
 
     def check(self, grant: Any, _result: Any = None) -> None:
         refuse(grant.request.payload.data)

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 
 from app.errors import ValidationError
 from app.models import Grant
+from app.oauth.authlib_seam import AUTHORIZATION_PAYLOAD_HOOK
 from app.services import resources
 from app.services.resources import INVALID_TARGET, Audience
 
@@ -56,7 +57,7 @@ class ResourceIndicators:
     client with ``state`` and ``iss`` (RFC 6749 §4.1.2.1)."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.validate)
+        grant.register_hook(AUTHORIZATION_PAYLOAD_HOOK, self.validate)
 
     def validate(self, grant: Any, redirect_uri: str | None) -> None:
         authorization_resources(grant.request)

@@ -10,7 +10,6 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
-    ClientAuthentication,
     InvalidClientError,
     InvalidRequestError,
     OAuth2Error,
@@ -23,9 +22,20 @@ from flask import Flask, Response, current_app
 from flask import request as flask_request
 
 from app.errors import error_response, safe_error_description
-from app.models.client import AUTH_METHODS, SECRET_AUTH_METHODS
+from app.models.client import AUTH_METHODS, PRIVATE_KEY_JWT, PUBLIC_AUTH_METHOD, SECRET_AUTH_METHODS
 from app.oauth import dpop, dpop_binding
-from app.oauth.client_auth import PrivateKeyJWT, presented_credentials, secret_client
+from app.oauth.authlib_seam import (
+    AUTHENTICATE_NONE,
+    ClientAuthMethod,
+    add_issuer_parameter,
+    authenticate_method,
+    create_grant,
+)
+from app.oauth.client_auth import (
+    PrivateKeyJWT,
+    presented_credentials,
+    secret_client,
+)
 from app.oauth.device import DeviceAuthorization, DeviceCodeGrant
 from app.oauth.dpop_binding import DPoPBinding, DPoPKeyParameter
 from app.oauth.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
@@ -57,11 +67,15 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, app: Flask) -> None:
         super().__init__()
         self.init_app(app, query_client=clients.find_client, save_token=tokens.save_token_response)
-        # Client authentication reads the client through Core, outside the ORM session.
-        self._client_auth = ClientAuthentication(clients.find_client_record)
         self.scopes_supported = SCOPES_SUPPORTED
         self.issuer_parameter = Issuer()
-        self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
+        # Client authentication reads the client through Core, outside the ORM session.
+        self.client_auth_methods: dict[str, ClientAuthMethod] = {
+            PUBLIC_AUTH_METHOD: AUTHENTICATE_NONE,
+            PRIVATE_KEY_JWT: PrivateKeyJWT(),
+        }
+        # The token view has checked grant_type already; /token looks its grant up here.
+        self.token_grants_by_type: dict[str, tuple[Any, Any]] = {}
         self.register_grant(
             AuthorizationCodeGrant,
             [
@@ -82,8 +96,11 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_endpoint(Introspection)
         self.register_endpoint(EndSession)
         self.register_extension(self.issuer_parameter)
-        # The token view has checked grant_type already; /token looks its grant up here.
-        self._token_grants_by_type = {cls.GRANT_TYPE: (cls, ext) for cls, ext in self._token_grants}
+
+    def register_grant(self, grant_cls: Any, extensions: Any = None) -> None:
+        super().register_grant(grant_cls, extensions)
+        if hasattr(grant_cls, "check_token_endpoint"):
+            self.token_grants_by_type[grant_cls.GRANT_TYPE] = (grant_cls, extensions)
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         """RFC 6749 §2.3: a request uses one authentication method, chosen by what it carries.
@@ -108,7 +125,13 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                     credentials, method, endpoint, request.form, _client_query(request, endpoint)
                 )
             else:  # private_key_jwt and none: authlib's checks, with the Core lookup
-                client = super().authenticate_client(request, [method], endpoint)
+                client = authenticate_method(
+                    method,
+                    self.client_auth_methods[method],
+                    clients.find_client_record,
+                    request,
+                    endpoint,
+                )
             if client is None:
                 raise InvalidClientError(description="Client authentication failed.")
         # ValueError: a Basic header that is not base64 "id:secret"; RecursionError: an
@@ -119,7 +142,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             raise error from None
         except InvalidClientError as error:
             # RFC 6749 §5.2: 401 with a Basic challenge, whichever way the client tried.
-            if error.description is None or "cannot authenticate" in error.description:
+            if not error.description:
                 error.description = "Client authentication failed."
             error.status_code = 401
             raise
@@ -143,14 +166,12 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def create_grant_token_response(self, grant_type: str, request: OAuth2Request) -> Response:
         """authlib's ``create_token_response`` for a grant_type the token view already checked:
         the grant class is picked by name instead of asking every registered grant again."""
-        grant_cls, extensions = self._token_grants_by_type[grant_type]
+        grant_cls, extensions = self.token_grants_by_type[grant_type]
         response: Response
         try:
             if not grant_cls.check_token_endpoint(request):  # e.g. the device flow switched off
                 raise UnsupportedGrantTypeError(grant_type)
-            grant = grant_cls(request, self)
-            for extension in extensions or ():
-                extension(grant)
+            grant = create_grant(grant_cls, extensions, request, self)
             grant.validate_token_request()
             response = self.handle_response(*grant.create_token_response())
         except OAuth2Error as error:
@@ -160,7 +181,8 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def get_authorization_grant(self, request: Any) -> Any:
         try:
             return super().get_authorization_grant(request)
-        except ValueError:  # authlib put an unprintable response_type in its description
+        # authlib put an unprintable response_type in its description (authlib_seam item 9)
+        except ValueError:
             raise UnsupportedResponseTypeError("response_type is not supported.", "") from None
 
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
@@ -174,7 +196,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def authorization_error(self, request: Any, error: OAuth2Error) -> Response:
         """An error redirect to a validated redirect_uri, with ``state`` and ``iss``."""
         response: Response = self.handle_error_response(request, error)
-        self.issuer_parameter.add_issuer_parameter(self, response)
+        add_issuer_parameter(self.issuer_parameter, self, response)
         return response
 
 
