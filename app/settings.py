@@ -62,7 +62,7 @@ class Settings:
         14 * 24 * 3600, "Seconds each refresh token lives, unless rotated sooner"
     )
     oauth_refresh_token_max_age: int = _setting(
-        90 * 24 * 3600, "Seconds a grant's whole refresh token family may live"
+        90 * 24 * 3600, "Seconds an authorization's whole refresh token family may live"
     )
     # DPoP (RFC 9449): sender-constrained tokens
     dpop_enabled: bool = _setting(

@@ -1,7 +1,7 @@
 """Fill a PostgreSQL bench database the way a long-running deployment looks, fast.
 
 Plain ``INSERT ... SELECT generate_series`` in the server (no ORM, no round trips): users,
-grants, refresh tokens (most of them used, as rotation leaves them), deny-listed access
+authorizations, refresh tokens (most of them used, as rotation leaves them), deny-listed access
 tokens and redeemed authorization codes. Hashes are SHA-256 / MD5 hex of a per-run salt
 and a counter: the right length and unique, never equal to a real token's digest.
 
@@ -29,13 +29,13 @@ LOADED_AGE = "30 days"
 @dataclass(frozen=True)
 class Volumes:
     users: int = 10_000
-    grants: int = 100_000
+    authorizations: int = 100_000
     refresh_tokens: int = 1_000_000
     revoked_access_tokens: int = 100_000
     authorization_codes: int = 100_000
 
 
-TABLES = ("grants", "refresh_tokens", "revoked_access_tokens", "authorization_codes")
+TABLES = ("authorizations", "refresh_tokens", "revoked_access_tokens", "authorization_codes")
 
 USERS = """
 INSERT INTO users (username, email, password_hash, is_admin, is_active, created_at)
@@ -44,17 +44,17 @@ SELECT 'bulk' || i, 'bulk' || i || '@example.com', %(password_hash)s, false, tru
 FROM generate_series(0, %(users)s - 1) AS i
 """
 GRANTS = """
-INSERT INTO grants (id, kind, client_id, user_id, scope, auth_time, created_at, expires_at)
+INSERT INTO authorizations (id, kind, client_id, user_id, scope, auth_time, created_at, expires_at)
 SELECT md5(%(salt)s || 'g' || i), 'authorization_code', %(client_id)s,
        %(first_user)s + mod(i, %(users)s), %(scope)s, now() - interval '30 days',
        now() - interval '30 days', now() + interval '60 days'
-FROM generate_series(0, %(grants)s - 1) AS i
+FROM generate_series(0, %(authorizations)s - 1) AS i
 """
 REFRESH_TOKENS = """
-INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scope, created_at, expires_at,
+INSERT INTO refresh_tokens (token_hash, authorization_id, client_id, scope, created_at, expires_at,
                             used_at)
 SELECT encode(sha256(convert_to(%(salt)s || 'r' || i, 'UTF8')), 'hex'),
-       md5(%(salt)s || 'g' || mod(i, %(grants)s)), %(client_id)s, %(scope)s,
+       md5(%(salt)s || 'g' || mod(i, %(authorizations)s)), %(client_id)s, %(scope)s,
        now() - interval '30 days', now() + interval '14 days',
        CASE WHEN mod(i, 10) <> 0 THEN now() - interval '1 hour' END
 FROM generate_series(0, %(refresh_tokens)s - 1) AS i
@@ -65,11 +65,11 @@ SELECT md5(%(salt)s || 'j' || i), now() + interval '50 minutes'
 FROM generate_series(0, %(revoked_access_tokens)s - 1) AS i
 """
 AUTHORIZATION_CODES = """
-INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri, scope,
-    code_challenge, code_challenge_method, auth_time, expires_at, used_at)
+INSERT INTO authorization_codes (code_hash, authorization_id, client_id, user_id, redirect_uri,
+    scope, code_challenge, code_challenge_method, auth_time, expires_at, used_at)
 SELECT encode(sha256(convert_to(%(salt)s || 'c' || i, 'UTF8')), 'hex'),
-       md5(%(salt)s || 'g' || mod(i, %(grants)s)), %(client_id)s,
-       %(first_user)s + mod(mod(i, %(grants)s), %(users)s), %(redirect_uri)s, %(scope)s,
+       md5(%(salt)s || 'g' || mod(i, %(authorizations)s)), %(client_id)s,
+       %(first_user)s + mod(mod(i, %(authorizations)s), %(users)s), %(redirect_uri)s, %(scope)s,
        left(encode(sha256(convert_to(%(salt)s || 'v' || i, 'UTF8')), 'hex'), 43), 'S256',
        now() - interval '30 days', now() + interval '10 minutes', now() - interval '30 days'
 FROM generate_series(0, %(authorization_codes)s - 1) AS i
@@ -107,11 +107,11 @@ EXPIRE_MOST = (
     "WHERE length(jti) = 32 AND right(jti, 1) <> '0'",
     "UPDATE authorization_codes SET expires_at = now() - interval '1 day' "
     "WHERE auth_time < now() - interval '20 days' AND right(code_hash, 1) <> '0'",
-    "UPDATE grants SET expires_at = now() - interval '1 day' "
+    "UPDATE authorizations SET expires_at = now() - interval '1 day' "
     "WHERE created_at < now() - interval '20 days' AND right(id, 1) <> '0'",
 )
 ROW_COUNTS = """
-SELECT (SELECT count(*) FROM grants), (SELECT count(*) FROM refresh_tokens),
+SELECT (SELECT count(*) FROM authorizations), (SELECT count(*) FROM refresh_tokens),
        (SELECT count(*) FROM revoked_access_tokens), (SELECT count(*) FROM authorization_codes)
 """
 

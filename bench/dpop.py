@@ -31,9 +31,9 @@ from PIL import Image
 
 from app import create_app
 from app.extensions import db
-from app.models.grant import KIND_AUTHORIZATION_CODE
+from app.models.authorization import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
-from app.services import clients, grants, photos, tokens, usage, users
+from app.services import authorizations, clients, photos, tokens, usage, users
 
 ISSUER = "http://127.0.0.1:5000"
 PHOTOS = "/api/v1/photos"
@@ -71,7 +71,9 @@ def seeded_app(folder: Path, replay_cache: str | None) -> tuple[Flask, str, str,
             "client_name": "PhotoPrint (bench)", "redirect_uris": ["https://print.bench/cb"],
             "scope": SCOPE,
         })  # fmt: skip
-        grant = grants.create_grant(KIND_AUTHORIZATION_CODE, web.client, bob, SCOPE, utcnow())
+        grant = authorizations.create_authorization(
+            KIND_AUTHORIZATION_CODE, web.client, bob, SCOPE, utcnow()
+        )
         db.session.commit()
         bearer = tokens.issue_access_token(web.client, grant, bob, SCOPE)
         bound = tokens.issue_access_token(web.client, grant, bob, SCOPE, jkt=str(key.thumbprint()))

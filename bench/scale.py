@@ -2,7 +2,7 @@
 
 Two throwaway PostgreSQL databases are migrated and seeded alike (bench.seed); one is then
 loaded with a long-running deployment's rows (bench.bulk: 1,000,000 refresh tokens, 100,000
-grants, 100,000 deny-listed access tokens, 100,000 authorization codes). Both are served at
+authorizations, 100,000 deny-listed access tokens, 100,000 authorization codes). Both are served at
 once (gunicorn, sync workers = CPU cores) and each scenario runs on the empty database, then
 on the loaded one. Goal: throughput within 15 %. Then most loaded rows are made expired and
 ``flask --app wsgi tokens purge`` is timed. Writes bench/results/scale.md (and prints it).
@@ -93,7 +93,7 @@ def purge_table(seconds: float, before: dict[str, int], deleted: dict[str, int])
     lines = [
         f"`flask --app wsgi tokens purge` (batches of 1,000) after about 15 in 16 loaded rows "
         f"were made expired: **{seconds:.1f} s**, {sum(deleted.values()):,} rows deleted "
-        f"(grants' refresh tokens and codes go with them by ON DELETE CASCADE).",
+        f"(authorizations' refresh tokens and codes go with them by ON DELETE CASCADE).",
         "",
         "| table | rows before | deleted by purge |",
         "|---|---:|---:|",
@@ -145,8 +145,9 @@ def main() -> None:
         "served at once; each scenario runs on the empty one, then on the loaded one. "
         f"Load average (1 min) at the start: {load_average:.1f} on {os.cpu_count()} cores.",
         "",
-        f"Loaded database: {v.refresh_tokens:,} refresh tokens (9 in 10 used), {v.grants:,} "
-        f"grants, {v.revoked_access_tokens:,} deny-listed access tokens, "
+        f"Loaded database: {v.refresh_tokens:,} refresh tokens (9 in 10 used), "
+        f"{v.authorizations:,} authorizations, "
+        f"{v.revoked_access_tokens:,} deny-listed access tokens, "
         f"{v.authorization_codes:,} redeemed authorization codes and {v.users:,} users, "
         f"inserted with INSERT ... SELECT generate_series in "
         f"{loaded_fixtures['load_seconds']:.1f} s; database size {size:,.0f} MiB.",

@@ -21,9 +21,9 @@ from PIL import Image
 from app import create_app
 from app.extensions import db
 from app.models import User
-from app.models.grant import KIND_AUTHORIZATION_CODE
+from app.models.authorization import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
-from app.services import clients, grants, photos, tokens, users
+from app.services import authorizations, clients, photos, tokens, users
 
 PASSWORD = "bench password 1"  # noqa: S105 - a benchmark's throwaway users
 REDIRECT_URI = "https://photoprint.bench/cb"
@@ -57,7 +57,9 @@ def seed(photo_count: int, refresh_count: int, flow_users: int, out: Path) -> di
         {"client_name": "Nightly export (bench)", "grant_types": ["client_credentials"],
          "scope": "photos.read"}
     )  # fmt: skip
-    grant = grants.create_grant(KIND_AUTHORIZATION_CODE, web.client, bob, ACCESS_SCOPE, utcnow())
+    grant = authorizations.create_authorization(
+        KIND_AUTHORIZATION_CODE, web.client, bob, ACCESS_SCOPE, utcnow()
+    )
     db.session.commit()
     access_token = tokens.issue_access_token(web.client, grant, bob, ACCESS_SCOPE)
     refresh_file = out.with_name("refresh_tokens.txt")
@@ -88,7 +90,7 @@ def _refresh_tokens(client: Any, user: User, count: int) -> str:
     grant = None
     for index in range(count):
         if index % REFRESH_TOKENS_PER_GRANT == 0:
-            grant = grants.create_grant(
+            grant = authorizations.create_authorization(
                 KIND_AUTHORIZATION_CODE, client, user, REFRESH_SCOPE, utcnow()
             )
             db.session.flush()

@@ -1,4 +1,4 @@
-"""``flask --app wsgi tokens purge``: delete expired codes, tokens, grants and sign-ins."""
+"""``flask --app wsgi tokens purge``: delete expired codes, tokens, authorizations and sign-ins."""
 
 from __future__ import annotations
 

@@ -2,13 +2,13 @@
 
 from app.models.api_usage import ApiUsage
 from app.models.audit_event import AuditEvent
+from app.models.authorization import Authorization
 from app.models.authorization_code import AuthorizationCode
 from app.models.client import Client
 from app.models.client_assertion import UsedClientAssertion
 from app.models.consent import Consent
 from app.models.device_code import DeviceCode
 from app.models.dpop_proof import UsedDPoPProof
-from app.models.grant import Grant
 from app.models.login_session import LoginSession
 from app.models.photo import Photo
 from app.models.pushed_request import PushedRequest
@@ -25,7 +25,7 @@ __all__ = [
     "Client",
     "Consent",
     "DeviceCode",
-    "Grant",
+    "Authorization",
     "LoginSession",
     "Photo",
     "PushedRequest",

@@ -18,8 +18,8 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):  # type: ignore[misc]
     __table_args__ = (Index("ix_authorization_codes_client_id_nonce", "client_id", "nonce"),)
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    grant_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("grants.id", ondelete="CASCADE"), index=True
+    authorization_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("authorizations.id", ondelete="CASCADE"), index=True
     )
     client_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))

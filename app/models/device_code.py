@@ -34,9 +34,9 @@ class DeviceCode(Base):
     resource: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default=STATUS_PENDING)
     user_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
-    # The grant the approval created; the tokens are issued under it.
-    grant_id: Mapped[str | None] = mapped_column(
-        String(32), ForeignKey("grants.id", ondelete="CASCADE")
+    # The authorization the approval created; the tokens are issued under it.
+    authorization_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("authorizations.id", ondelete="CASCADE")
     )
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

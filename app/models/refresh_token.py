@@ -15,15 +15,15 @@ class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    grant_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("grants.id", ondelete="CASCADE"), index=True
+    authorization_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("authorizations.id", ondelete="CASCADE"), index=True
     )
     client_id: Mapped[str] = mapped_column(String(64))
-    # What this token may ask for: never more than the grant's scope.
+    # What this token may ask for: never more than the authorization's scope.
     scope: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    # Set when exchanged for a successor; a second use is reuse and revokes the grant.
+    # Set when exchanged for a successor; a second use is reuse and revokes the authorization.
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (JWK thumbprint).
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))

@@ -14,7 +14,7 @@ checks each item against the installed authlib so an upgrade that changes one fa
    hooks explicitly, for a grant that issues tokens in a method of its own (the device grant
    polls inside it, so the DPoP check runs before a device code can be redeemed). No module
    calls ``execute_hook`` by hand.
-3. ``create_grant``: a grant instance built the way authlib's ``get_token_grant`` builds it
+3. ``build_grant``: a grant instance built the way authlib's ``get_token_grant`` builds it
    (``cls(request, server)``, then each extension called with the grant), for the token view
    that already knows the grant type.
 4. ``authenticate_method``: one client authentication method, checked as one turn of authlib's
@@ -77,7 +77,7 @@ def token_response_hooks(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # 3. A grant as authlib builds one.
-def create_grant(grant_cls: Any, extensions: Any, request: Any, server: Any) -> Any:
+def build_grant(grant_cls: Any, extensions: Any, request: Any, server: Any) -> Any:
     grant = grant_cls(request, server)
     for extension in extensions or ():
         extension(grant)
@@ -199,7 +199,7 @@ OVERRIDES: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (OpenIDCode, "get_encode_header", ("self", "client")),
     (OpenIDCode, "get_client_claims", ("self", "client")),
     (OpenIDCode, "generate_user_info", ("self", "user", "scope")),
-    # token_endpoints.Revocation / Introspection
+    # revocation_introspection.Revocation / Introspection
     (RevocationEndpoint, "authenticate_token", ("self", "request", "client")),
     (RevocationEndpoint, "query_token", ("self", "token_string", "token_type_hint")),
     (RevocationEndpoint, "revoke_token", ("self", "token", "request")),

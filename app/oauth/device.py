@@ -32,7 +32,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.features import Feature, feature_enabled
-from app.models import Client, DeviceCode, Grant, User
+from app.models import Authorization, Client, DeviceCode, User
 from app.models.client import AUTH_METHODS
 from app.models.types import utcnow
 from app.oauth import resource_indicators
@@ -148,9 +148,11 @@ class DeviceCodeGrant(TokenIssuingMixin, BaseDeviceCodeGrant):  # type: ignore[m
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
-    def grant_record(self) -> Grant:
+    def authorization_record(self) -> Authorization:
         row: DeviceCode = self.request.credential
-        record = db.session.get(Grant, row.grant_id) if row.grant_id else None
+        record = (
+            db.session.get(Authorization, row.authorization_id) if row.authorization_id else None
+        )
         if record is None or not record.is_active(utcnow()):
             raise InvalidGrantError("The authorization was revoked.")
         return record

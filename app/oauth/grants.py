@@ -1,6 +1,6 @@
 """authlib grant types with Tessera's storage hooks.
 
-Every grant issues tokens through ``TokenIssuingMixin``, so each token is tied to a grant
+Every grant issues tokens through ``TokenIssuingMixin``, so each token is tied to an authorization
 record and minted the same way (RFC 9068 access token, rotated refresh token).
 """
 
@@ -17,31 +17,30 @@ from authlib.oauth2.rfc6749 import (
 )
 
 from app.extensions import db
-from app.models import AuthorizationCode, Client, Grant, User
+from app.models import Authorization, AuthorizationCode, Client, User
 from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.types import utcnow
 from app.oauth import dpop, resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
 from app.scopes import has_scope, includes, scope_names
-from app.services import authorization_codes, refresh_rotation, tokens
-from app.services import grants as grant_records
+from app.services import authorization_codes, authorizations, refresh_rotation, tokens
 from app.services.refresh_rotation import RefreshTokenRecord
 from app.settings import settings
 
 
 class TokenIssuingMixin:
-    """Mint tokens for the grant record of the current request (set by each grant type)."""
+    """Mint tokens for the authorization of the current request (set by each grant type)."""
 
     request: Any
     GRANT_TYPE: str
-    # RFC 8707: True lets a token request name any known resource (no grant to narrow).
+    # RFC 8707: True lets a token request name any known resource (no authorization to narrow).
     ANY_KNOWN_RESOURCE = False
     # RFC 6749 §3.3: only a client acting for itself gets its registered scope when it asks
-    # for none. A user's grant holds what the user approved, and an empty approval stays empty.
+    # for none. A user's authorization holds what they approved; an empty approval stays empty.
     EMPTY_SCOPE_MEANS_REGISTERED = False
 
-    def grant_record(self) -> Grant:
+    def authorization_record(self) -> Authorization:
         raise NotImplementedError
 
     def generate_token(
@@ -53,7 +52,7 @@ class TokenIssuingMixin:
         include_refresh_token: bool = True,
     ) -> dict[str, Any]:
         client: Client = self.request.client
-        record = self.grant_record()
+        record = self.authorization_record()
         scope = self.token_scope(client, scope)
         audience = resource_indicators.token_audience(
             self.request, None if self.ANY_KNOWN_RESOURCE else record
@@ -80,7 +79,9 @@ class TokenIssuingMixin:
             token["refresh_token"] = refresh_token
         return token
 
-    def store_refresh_token(self, record: Grant, scope: str | None, jkt: str | None) -> str | None:
+    def store_refresh_token(
+        self, record: Authorization, scope: str | None, jkt: str | None
+    ) -> str | None:
         """The refresh token to hand out with the access token (None: none, ``scope`` None)."""
         return None if scope is None else tokens.issue_refresh_token(record, scope, dpop_jkt=jkt)
 
@@ -90,7 +91,7 @@ class TokenIssuingMixin:
             scope = client.get_allowed_scope(scope)
         return scope or ""
 
-    def may_refresh(self, client: Client, record: Grant) -> bool:
+    def may_refresh(self, client: Client, record: Authorization) -> bool:
         """RFC 9700 §4.14 / OIDC Core §11: refresh tokens only with offline_access."""
         return has_scope(record.scope, "offline_access") and client.check_grant_type(
             "refresh_token"
@@ -119,7 +120,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
         return default
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        """Store the code and the grant it will issue under; ``request.user`` is an Approval."""
+        """Store the code and the authorization it issues under; ``request.user`` is an Approval."""
         approval = request.user
         signed_in = approval.user
         data = request.payload.data
@@ -155,8 +156,8 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
         user = db.session.get(User, authorization_code.user_id)
         return user if user is not None and user.is_active else None
 
-    def grant_record(self) -> Grant:
-        record = db.session.get(Grant, self.request.authorization_code.grant_id)
+    def authorization_record(self) -> Authorization:
+        record = db.session.get(Authorization, self.request.authorization_code.authorization_id)
         if record is None or not record.is_active(utcnow()):
             raise InvalidGrantError("The authorization was revoked.")
         return record
@@ -167,7 +168,7 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
 
     authlib checks the client, its refresh_token grant type, that the token is the client's
     and the scope narrowing; ``DPoPBinding`` runs before anything is spent. The token, its
-    grant and its user come from one query (``refresh_rotation.read``); the access token is
+    authorization and its user come from one query (``refresh_rotation.read``); the access token is
     signed first, then ``refresh_rotation.consume`` spends the token and stores its successor
     in one short transaction that the service commits.
     """
@@ -180,7 +181,7 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
         return refresh_rotation.read(refresh_token)
 
     def authenticate_user(self, refresh_token: RefreshTokenRecord) -> User | None:
-        """The grant's active user (read with the token). A spent token is reuse."""
+        """The authorization's active user (read with the token). A spent token is reuse."""
         if not refresh_token.usable(utcnow()):
             raise InvalidGrantError(self.INVALID)
         if refresh_token.used_at is not None:
@@ -190,7 +191,9 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
                 raise InvalidGrantError(self.INVALID) from None
         return refresh_token.user()
 
-    def store_refresh_token(self, record: Grant, scope: str | None, jkt: str | None) -> str | None:
+    def store_refresh_token(
+        self, record: Authorization, scope: str | None, jkt: str | None
+    ) -> str | None:
         """Called after the access token is signed (the slow part): spends the presented token
         and stores its successor in one transaction, so a spent refresh token never mints."""
         try:
@@ -201,9 +204,9 @@ class RefreshTokenGrant(TokenIssuingMixin, grants.RefreshTokenGrant):  # type: i
     def revoke_old_credential(self, refresh_token: RefreshTokenRecord) -> None:
         """Already spent by ``store_refresh_token``."""
 
-    def grant_record(self) -> Grant:
-        grant: Grant = self.request.refresh_token.grant
-        return grant
+    def authorization_record(self) -> Authorization:
+        authorization: Authorization = self.request.refresh_token.authorization
+        return authorization
 
     def refresh_scope(self, scope: str) -> str:
         """A narrowed refresh keeps the refresh token's original reach (RFC 6749 §6)."""
@@ -239,5 +242,5 @@ class ClientCredentialsGrant(TokenIssuingMixin, grants.ClientCredentialsGrant): 
     def token_scope(self, client: Client, scope: str | None) -> str:
         return self.granted_scope
 
-    def grant_record(self) -> Grant:
-        return grant_records.client_credentials_grant(self.request.client)
+    def authorization_record(self) -> Authorization:
+        return authorizations.client_credentials_authorization(self.request.client)

@@ -14,8 +14,8 @@ from app.features import Feature, feature_enabled
 from app.oauth.device import device_flow_enabled, device_metadata
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.oauth.par import metadata as par_metadata
+from app.oauth.revocation_introspection import Introspection, Revocation
 from app.oauth.server import CLIENT_ASSERTION_ALGS, GRANT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS
-from app.oauth.token_endpoints import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
 from app.services.keys import SUPPORTED_ALGS
 from app.settings import settings

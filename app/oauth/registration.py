@@ -75,7 +75,7 @@ def update_client(client_id: str) -> ResponseReturnValue:
 @no_rate_limit(MANAGED_CLIENT)
 @requires_feature(Feature.REGISTRATION)
 def delete_client(client_id: str) -> ResponseReturnValue:
-    """RFC 7592 §2.3: deregister; every grant and token of the client ends."""
+    """RFC 7592 §2.3: deregister; every authorization and token of the client ends."""
     dynamic_registration.delete(_managed_client(client_id))
     return Response(status=204, headers={"Cache-Control": "no-store"})
 

@@ -12,7 +12,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Error
 
 from app.errors import ValidationError
-from app.models import Grant
+from app.models import Authorization
 from app.oauth.authlib_seam import AUTHORIZATION_PAYLOAD_HOOK
 from app.services import resources
 from app.services.resources import INVALID_TARGET, Audience
@@ -37,10 +37,10 @@ def authorization_resources(request: Any) -> list[str]:
         raise InvalidTargetError(error.description, state=request.payload.state) from None
 
 
-def token_audience(request: Any, grant: Grant | None) -> Audience | None:
-    """The access token's ``aud`` for a token request (§2.2); ``grant`` None: any known."""
+def token_audience(request: Any, authorization: Authorization | None) -> Audience | None:
+    """The access token's ``aud`` for a token request (§2.2); ``authorization`` None: any known."""
     try:
-        return resources.token_audience(requested_resources(request), grant)
+        return resources.token_audience(requested_resources(request), authorization)
     except ValidationError as error:
         raise InvalidTargetError(error.description) from None
 

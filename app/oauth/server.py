@@ -29,7 +29,7 @@ from app.oauth.authlib_seam import (
     ClientAuthMethod,
     add_issuer_parameter,
     authenticate_method,
-    create_grant,
+    build_grant,
 )
 from app.oauth.client_auth import (
     PrivateKeyJWT,
@@ -45,7 +45,7 @@ from app.oauth.par import AUTHORIZATION_PATH, RequirePushedRequests, authorizati
 from app.oauth.pkce import S256CodeChallenge
 from app.oauth.request_object import RefuseRequestObjects
 from app.oauth.resource_indicators import ResourceIndicators
-from app.oauth.token_endpoints import Introspection, Revocation
+from app.oauth.revocation_introspection import Introspection, Revocation
 from app.scopes import SCOPES_SUPPORTED
 from app.services import clients, tokens
 from app.settings import settings
@@ -171,7 +171,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         try:
             if not grant_cls.check_token_endpoint(request):  # e.g. the device flow switched off
                 raise UnsupportedGrantTypeError(grant_type)
-            grant = create_grant(grant_cls, extensions, request, self)
+            grant = build_grant(grant_cls, extensions, request, self)
             grant.validate_token_request()
             response = self.handle_response(*grant.create_token_response())
         except OAuth2Error as error:
@@ -201,9 +201,9 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
 
 def _client_query(request: Any, endpoint: str) -> Any:
-    """The client lookup: for a client_credentials token, with the client's own grant."""
+    """The client lookup: for a client_credentials token, with the client's own authorization."""
     if endpoint == "token" and request.payload.grant_type == "client_credentials":
-        return lambda client_id: clients.find_client_record(client_id, own_grant=True)
+        return lambda client_id: clients.find_client_record(client_id, own_authorization=True)
     return clients.find_client_record
 
 

@@ -1,6 +1,6 @@
 """Authorization codes (RFC 6749 §4.1): stored hashed, spent exactly once, replay revokes.
 
-A code is stored with the grant it will issue under (``store``, committed). At the token
+A code is stored with the authorization it will issue under (``store``, committed). At the token
 endpoint it is spent by ``use_once`` in the token's transaction (``spend``; the token
 response commits it, ``tokens.save_token_response``). A wrong PKCE verifier burns it
 (``burn``, committed: RFC 9700 §4.8.2). A code that comes back spent revokes what it issued
@@ -18,10 +18,10 @@ from sqlalchemy import bindparam
 
 from app.extensions import db
 from app.models import AuthorizationCode, Client, User
-from app.models.grant import KIND_AUTHORIZATION_CODE
+from app.models.authorization import KIND_AUTHORIZATION_CODE
 from app.models.types import utcnow
 from app.security import hash_token
-from app.services import audit, grants, use_once
+from app.services import audit, authorizations, use_once
 from app.settings import settings
 
 MAX_CODE_LENGTH = 512
@@ -48,16 +48,16 @@ class CodeRequest:
 
 
 def store(code: str, request: CodeRequest) -> None:
-    """Store ``code`` (its digest) and the grant it will issue under, and commit."""
-    record = grants.create_grant(
+    """Store ``code`` (its digest) and the authorization it will issue under, and commit."""
+    record = authorizations.create_authorization(
         KIND_AUTHORIZATION_CODE, request.client, request.user, request.scope,
         request.auth_time, resources=list(request.resources),
     )  # fmt: skip
-    db.session.flush()  # the code row references the grant row
+    db.session.flush()  # the code row references the authorization row
     db.session.add(
         AuthorizationCode(
             code_hash=hash_token(code),
-            grant_id=record.id,
+            authorization_id=record.id,
             client_id=request.client.client_id,
             user_id=request.user.id,
             redirect_uri=request.redirect_uri,
@@ -98,11 +98,13 @@ def burn(row: AuthorizationCode) -> None:
 
 
 def refuse_replay(row: AuthorizationCode) -> None:
-    """A spent code came back: revoke its grant (every token it issued), audited, committed."""
-    grants.revoke_grant(row.grant_id, "authorization_code_replay")
+    """A spent code came back: revoke its authorization (all it issued); audited, committed."""
+    authorizations.revoke_authorization(row.authorization_id, "authorization_code_replay")
     audit.record(
         "authorization_code.replayed", user_id=row.user_id, client_id=row.client_id,
         detail="a redeemed code came back; what it issued was revoked",
     )  # fmt: skip
     db.session.commit()
-    current_app.logger.warning("authorization code replay: grant %s revoked", row.grant_id)
+    current_app.logger.warning(
+        "authorization code replay: authorization %s revoked", row.authorization_id
+    )

@@ -14,11 +14,11 @@ from sqlalchemy import bindparam, select
 
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import Client, Grant
+from app.models import Authorization, Client
 from app.models.client import SECRET_AUTH_METHODS
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, grants, resources, sql
+from app.services import audit, authorizations, resources, sql
 from app.services.client_metadata import ClientMetadataError, validate_metadata
 
 MAX_SECRET_GRACE = 30 * 24 * 3600
@@ -143,12 +143,14 @@ class ClientRecord(ClientMixin):  # type: ignore[misc]
     not copied) but belongs to no session: changing a client goes through the model.
     """
 
-    #: client_credentials: the client's own grant, read with the client (None: none yet).
-    own_grant: Grant | None = None
+    #: client_credentials: the client's own authorization, read with the client (None: none yet).
+    own_authorization: Authorization | None = None
 
-    def __init__(self, values: Mapping[Any, Any], own_grant: Grant | None = None) -> None:
+    def __init__(
+        self, values: Mapping[Any, Any], own_authorization: Authorization | None = None
+    ) -> None:
         self.__dict__.update(values)
-        self.__dict__["own_grant"] = own_grant
+        self.__dict__["own_authorization"] = own_authorization
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a ClientRecord is read-only; load the Client model to change it")
@@ -178,14 +180,16 @@ _CLIENT_BY_ID = sql.Statement(
 )
 
 
-_CLIENTS, _GRANTS = Client.__table__.c, Grant.__table__.c
-_GRANT_PREFIX = "grant__"
-# The client and its own client_credentials grant in one read (a client_credentials token
+_CLIENTS, _GRANTS = Client.__table__.c, Authorization.__table__.c
+_AUTHORIZATION_PREFIX = "authorization__"
+# The client and its own client_credentials authorization in one read (a client_credentials token
 # needs both; two reads were two round trips).
 _CLIENT_WITH_OWN_GRANT = sql.Statement(
-    select(*_CLIENTS, *(column.label(_GRANT_PREFIX + column.key) for column in _GRANTS))
+    select(*_CLIENTS, *(column.label(_AUTHORIZATION_PREFIX + column.key) for column in _GRANTS))
     .select_from(
-        Client.__table__.outerjoin(Grant.__table__, grants.own_grant_condition(_CLIENTS.client_id))
+        Client.__table__.outerjoin(
+            Authorization.__table__, authorizations.own_authorization_condition(_CLIENTS.client_id)
+        )
     )
     .where(_CLIENTS.client_id == bindparam("client_id"))
     .order_by(_GRANTS.created_at.desc())
@@ -201,24 +205,30 @@ def _fetch_named(statement: sql.Statement, params: dict[str, Any]) -> dict[str, 
     return dict(zip(statement.keys, row, strict=True))
 
 
-def find_client_record(client_id: str, *, own_grant: bool = False) -> ClientRecord | None:
+def find_client_record(client_id: str, *, own_authorization: bool = False) -> ClientRecord | None:
     """The client as stored right now, read through Core (client authentication's lookup).
 
     Not cached: a deletion or a secret rotation made at any host counts from the next
-    request on. One primary-key read costs tens of microseconds. ``own_grant`` reads the
-    client's client_credentials grant along (``ClientRecord.own_grant``).
+    request on. One primary-key read costs tens of microseconds. ``own_authorization`` reads the
+    client's client_credentials authorization along (``ClientRecord.own_authorization``).
     """
     if not client_id or len(client_id) > 64:
         return None
-    if not own_grant:
+    if not own_authorization:
         row = _fetch_named(_CLIENT_BY_ID, {"client_id": client_id})
         return ClientRecord(row) if row is not None else None
     row = _fetch_named(_CLIENT_WITH_OWN_GRANT, {"client_id": client_id, "now": utcnow()})
     if row is None:
         return None
-    client = {k: v for k, v in row.items() if not k.startswith(_GRANT_PREFIX)}
-    grant = {k[len(_GRANT_PREFIX) :]: v for k, v in row.items() if k.startswith(_GRANT_PREFIX)}
-    return ClientRecord(client, Grant(**grant) if grant["id"] is not None else None)
+    client = {k: v for k, v in row.items() if not k.startswith(_AUTHORIZATION_PREFIX)}
+    authorization = {
+        k[len(_AUTHORIZATION_PREFIX) :]: v
+        for k, v in row.items()
+        if k.startswith(_AUTHORIZATION_PREFIX)
+    }
+    return ClientRecord(
+        client, Authorization(**authorization) if authorization["id"] is not None else None
+    )
 
 
 def get_client(client_id: str) -> Client:
@@ -233,7 +243,7 @@ def list_clients() -> list[Client]:
 
 
 def delete_client(client_id: str, *, actor_id: int | None = None) -> None:
-    """Delete a client; its grants, codes and tokens go with it (foreign-key cascade)."""
+    """Delete a client; its authorizations, codes and tokens go with it (foreign-key cascade)."""
     client = get_client(client_id)
     audit.record(
         "client.deleted", client_id=client_id, actor_id=actor_id, detail=client.client_name

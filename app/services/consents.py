@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Client, Consent
 from app.models.types import utcnow
-from app.services import audit, grants, usage, use_once
+from app.services import audit, authorizations, usage, use_once
 
 _FIRST_CONSENT = use_once.Record(Consent)  # False: a racing first consent stored its row
 
@@ -86,7 +86,7 @@ def revoke_client_access(user_id: int, client_id: str) -> bool:
     if consent is None:
         return False
     db.session.delete(consent)
-    grants.revoke_user_client_grants(user_id, client_id, "consent_revoked")
+    authorizations.revoke_user_client_authorizations(user_id, client_id, "consent_revoked")
     audit.record("consent.revoked", user_id=user_id, client_id=client_id)
     db.session.commit()
     return True

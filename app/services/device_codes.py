@@ -25,7 +25,7 @@ from app.models.device_code import (
 )
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import audit, consents, grants, use_once
+from app.services import audit, authorizations, consents, use_once
 from app.settings import settings
 
 KIND_DEVICE_CODE = "device_code"
@@ -142,7 +142,7 @@ def find_pending(user_code: str) -> DeviceCode | None:
 
 def approve(user_code: str, user: User, scope: str, auth_time: datetime) -> bool:
     """Approve a pending code for ``user`` with the scope they granted; False if it no longer
-    waits for a decision. Creates the grant the tokens will be issued under."""
+    waits for a decision. Creates the authorization the tokens will be issued under."""
     row = find_pending(user_code)
     if row is None:
         return False
@@ -154,11 +154,11 @@ def approve(user_code: str, user: User, scope: str, auth_time: datetime) -> bool
     client = db.session.get(Client, row.client_id)
     assert client is not None  # the row goes with its client (ON DELETE CASCADE)
     resources = row.resource.split() if row.resource else []
-    record = grants.create_grant(
+    record = authorizations.create_authorization(
         KIND_DEVICE_CODE, client, user, scope, auth_time, resources=resources
     )
     db.session.flush()
-    row.grant_id = record.id  # the tokens are issued under it
+    row.authorization_id = record.id  # the tokens are issued under it
     consents.remember_consent(user.id, row.client_id, scope)  # "My apps" can revoke it
     audit.record("device.approved", user_id=user.id, client_id=row.client_id, detail=scope)
     db.session.commit()

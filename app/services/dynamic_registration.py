@@ -76,7 +76,7 @@ def replace(client: Client, metadata: Mapping[str, Any]) -> Client:
 
 
 def delete(client: Client) -> None:
-    """RFC 7592 §2.3: the client, its grants and its tokens go."""
+    """RFC 7592 §2.3: the client, its authorizations and its tokens go."""
     clients.delete_client(client.client_id)
 
 

@@ -1,6 +1,6 @@
 """Deleting what can no longer be used, in bounded batches (``flask tokens purge``).
 
-Nothing here changes what is valid: a deleted grant or token would be refused anyway.
+Nothing here changes what is valid: a deleted authorization or token would be refused anyway.
 Each batch is its own short transaction, so a purge of millions of rows never holds a long
 lock; run it from cron, e.g. hourly, on one host.
 """
@@ -14,9 +14,9 @@ from sqlalchemy import delete, or_, select
 
 from app.extensions import db
 from app.models import (
+    Authorization,
     AuthorizationCode,
     DeviceCode,
-    Grant,
     LoginSession,
     PushedRequest,
     RefreshToken,
@@ -36,7 +36,8 @@ CODE_KEEP_AFTER_EXPIRY = timedelta(hours=1)
 def purge(batch_size: int = 1000) -> dict[str, int]:
     """Delete expired and revoked rows; returns how many went, per table."""
     now = utcnow()
-    # Access tokens outlive nothing by more than their TTL: wait that long after a grant ends.
+    # Access tokens outlive nothing by more than their TTL: wait that long after an
+    # authorization ends.
     token_ttl = timedelta(seconds=settings().oauth_access_token_ttl)
     plans: list[tuple[str, Any, Any]] = [
         ("authorization_codes", AuthorizationCode.code_hash,
@@ -50,15 +51,15 @@ def purge(batch_size: int = 1000) -> dict[str, int]:
         # A request_uri first seen just before expiry stays usable for the interaction window.
         ("pushed_authorization_requests", PushedRequest.request_uri_hash,
          PushedRequest.expires_at < now - INTERACTION_WINDOW),
-        ("grants", Grant.id, _grant_is_over(now - token_ttl)),
+        ("authorizations", Authorization.id, _authorization_is_over(now - token_ttl)),
         ("registration_tokens", RegistrationToken.token_hash,
          or_(RegistrationToken.expires_at < now, RegistrationToken.uses_left <= 0)),
     ]  # fmt: skip
     return {name: _delete_in_batches(key, condition, batch_size) for name, key, condition in plans}
 
 
-def _grant_is_over(before: datetime) -> Any:
-    return or_(Grant.expires_at < before, Grant.revoked_at < before)
+def _authorization_is_over(before: datetime) -> Any:
+    return or_(Authorization.expires_at < before, Authorization.revoked_at < before)
 
 
 def _delete_in_batches(key: Any, condition: Any, batch_size: int) -> int:

@@ -2,7 +2,7 @@
 
 The known resources are the photo API (``OAUTH_RESOURCE_AUDIENCE``, the ``resource`` of its
 RFC 9728 metadata) and ``OAUTH_EXTRA_RESOURCES``. An authorization records the resources it
-was asked for on its grant; a token request may narrow them (§2.2). A request that names no
+was asked for on its authorization; a token request may narrow them (§2.2). A request that names no
 resource gets the photo API, as before resource indicators existed.
 """
 
@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from app.errors import ValidationError
-from app.models import Client, Grant
+from app.models import Authorization, Client
 from app.settings import settings
 
 INVALID_TARGET = "invalid_target"
@@ -46,24 +46,27 @@ def check_resources(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def granted_resources(grant: Grant) -> list[str]:
-    """What a grant may issue tokens for: its indicators, or the default resource."""
-    return grant.resources or [default_resource()]
+def granted_resources(authorization: Authorization) -> list[str]:
+    """What an authorization may issue tokens for: its indicators, or the default resource."""
+    return authorization.resources or [default_resource()]
 
 
-def token_audience(requested: Sequence[str], grant: Grant | None) -> Audience | None:
+def token_audience(
+    requested: Sequence[str], authorization: Authorization | None
+) -> Audience | None:
     """The ``aud`` of an access token (RFC 8707 §2.2, RFC 9068 §3).
 
     ``requested`` are the token request's ``resource`` values; they must lie within the
-    grant's resources. ``grant`` None means any known resource (client_credentials). None
-    is returned when no resource was ever named: the default audience applies.
+    authorization's resources. ``authorization`` None means any known resource
+    (client_credentials). None is returned when no resource was ever named: the default
+    audience applies.
     """
     resources = check_resources(requested)
-    if grant is not None:
-        allowed = granted_resources(grant)
+    if authorization is not None:
+        allowed = granted_resources(authorization)
         if any(resource not in allowed for resource in resources):
             raise _invalid_target("resource is not part of this authorization.")
-        resources = resources or grant.resources
+        resources = resources or authorization.resources
     if not resources:
         return None
     return resources[0] if len(resources) == 1 else resources

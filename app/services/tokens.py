@@ -1,10 +1,10 @@
 """Minting and checking tokens.
 
-Access tokens are RFC 9068 JWTs signed ES256 by the key store, carrying ``gid`` (the grant
+Access tokens are RFC 9068 JWTs signed ES256 by the key store, carrying ``gid`` (the authorization
 they belong to). They are not stored: ``check_access_token`` verifies the JWT and then asks
-the database, in one query, whether the grant is still active, whether this token was revoked
-on its own and whether its key was retired. Refresh tokens are opaque, stored as SHA-256 and
-rotated on every use; presenting a used one again revokes the whole grant.
+the database, in one query, whether the authorization is still active, whether this token was
+revoked on its own and whether its key was retired. Refresh tokens are opaque, stored as SHA-256 and
+rotated on every use; presenting a used one again revokes the whole authorization.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from joserfc.errors import JoseError
 from sqlalchemy import bindparam, exists, select
 
 from app.extensions import db
-from app.models import Client, Grant, RefreshToken, RevokedAccessToken, SigningKey, User
+from app.models import Authorization, Client, RefreshToken, RevokedAccessToken, SigningKey, User
 from app.models.signing_key import STATUS_RETIRED
 from app.models.types import utcnow
 from app.security import hash_token, new_token
-from app.services import grants, keys, sql, use_once
+from app.services import authorizations, keys, sql, use_once
 from app.settings import settings
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
@@ -68,7 +68,7 @@ class AccessToken:
         return str(self.claims["client_id"])
 
     @property
-    def grant_id(self) -> str:
+    def authorization_id(self) -> str:
         return str(self.claims["gid"])
 
     @property
@@ -81,14 +81,14 @@ class AccessToken:
 
 def issue_access_token(
     client: Client,
-    grant: Grant,
+    authorization: Authorization,
     user: User | None,
     scope: str,
     *,
     audience: str | list[str] | None = None,
     jkt: str | None = None,
 ) -> str:
-    """Sign an RFC 9068 access token for ``grant``. ``audience`` (RFC 8707 resources, one or
+    """Sign an RFC 9068 access token for ``authorization``. ``audience`` (RFC 8707 resources, one or
     several) replaces the default ``OAUTH_RESOURCE_AUDIENCE``; ``jkt`` binds it to a DPoP key
     (RFC 9449 §6.1 ``cnf``)."""
     config = settings()
@@ -103,27 +103,29 @@ def issue_access_token(
         "jti": new_token(16),
         "iat": now,
         "exp": now + int(config.oauth_access_token_ttl),
-        "gid": grant.id,
+        "gid": authorization.id,
     }
-    if user is not None and grant.auth_time:
-        claims["auth_time"] = int(grant.auth_time.timestamp())
+    if user is not None and authorization.auth_time:
+        claims["auth_time"] = int(authorization.auth_time.timestamp())
     if jkt is not None:
         claims["cnf"] = {"jkt": jkt}
     header = {"alg": ACCESS_TOKEN_ALG, "kid": kid, "typ": ACCESS_TOKEN_TYPE}
     return jwt.encode(header, claims, key, algorithms=[ACCESS_TOKEN_ALG])
 
 
-def issue_refresh_token(grant: Grant, scope: str, *, dpop_jkt: str | None = None) -> str:
-    """Add a new refresh token of ``grant`` to the session (the caller commits);
+def issue_refresh_token(
+    authorization: Authorization, scope: str, *, dpop_jkt: str | None = None
+) -> str:
+    """Add a new refresh token of ``authorization`` to the session (the caller commits);
     ``dpop_jkt`` binds it to a DPoP key (RFC 9449 §5)."""
     token = new_token()
     lifetime = timedelta(seconds=settings().oauth_refresh_token_ttl)
-    expires_at = min(utcnow() + lifetime, grant.expires_at)
+    expires_at = min(utcnow() + lifetime, authorization.expires_at)
     db.session.add(
         RefreshToken(
             token_hash=hash_token(token),
-            grant_id=grant.id,
-            client_id=grant.client_id,
+            authorization_id=authorization.id,
+            client_id=authorization.client_id,
             scope=scope,
             expires_at=expires_at,
             dpop_jkt=dpop_jkt,
@@ -140,22 +142,24 @@ def find_refresh_token(token: str) -> RefreshToken | None:
 
 _DENY_LIST = use_once.Record(RevokedAccessToken)
 
-# One indexed query answers "is this token still good?": its grant's state, its key's status
+# One indexed query answers "is this token still good?": its authorization's state, its key's status
 # and whether its jti is on the deny-list. Built once and compiled once per dialect; it runs
 # on a hot-read connection (no ORM session), so it sees every revocation committed before it.
 _VALIDITY_COLUMNS = (
-    Grant.user_id,
-    Grant.revoked_at,
+    Authorization.user_id,
+    Authorization.revoked_at,
     select(SigningKey.status).where(SigningKey.kid == bindparam("kid")).scalar_subquery(),
     exists().where(RevokedAccessToken.jti == bindparam("jti")),
 )
-_VALIDITY_QUERY = sql.Statement(select(*_VALIDITY_COLUMNS).where(Grant.id == bindparam("gid")))
+_VALIDITY_QUERY = sql.Statement(
+    select(*_VALIDITY_COLUMNS).where(Authorization.id == bindparam("gid"))
+)
 # The same answer and the token's user in one round trip, for /userinfo.
 _VALIDITY_AND_USER_QUERY = sql.Statement(
     select(*_VALIDITY_COLUMNS, User.username, User.email)
-    .select_from(Grant)
-    .outerjoin(User, User.id == Grant.user_id)
-    .where(Grant.id == bindparam("gid"))
+    .select_from(Authorization)
+    .outerjoin(User, User.id == Authorization.user_id)
+    .where(Authorization.id == bindparam("gid"))
 )
 
 
@@ -173,7 +177,7 @@ def check_access_token(
         {"kid": header["kid"], "jti": str(claims["jti"]), "gid": str(claims["gid"])},
     )
     if row is None:
-        raise InvalidToken("unknown grant")
+        raise InvalidToken("unknown authorization")
     user_id, revoked_at, key_status, jti_revoked, *profile = row
     if revoked_at is not None or jti_revoked or key_status in (None, STATUS_RETIRED):
         raise InvalidToken("revoked")
@@ -202,11 +206,11 @@ def revoke_access_token(claims: dict[str, Any]) -> None:
     _DENY_LIST(jti=str(claims["jti"]), expires_at=expires_at)
 
 
-def revoke(grant_id: str | None, access_token_claims: dict[str, Any] | None) -> None:
-    """RFC 7009 revocation, committed: a refresh token's whole grant (``grant_id``), or
-    one access token (its claims)."""
-    if grant_id is not None:
-        grants.revoke_grant(grant_id, "refresh_token_revoked")
+def revoke(authorization_id: str | None, access_token_claims: dict[str, Any] | None) -> None:
+    """RFC 7009 revocation, committed: a refresh token's whole authorization
+    (``authorization_id``), or one access token (its claims)."""
+    if authorization_id is not None:
+        authorizations.revoke_authorization(authorization_id, "refresh_token_revoked")
     elif access_token_claims is not None:
         revoke_access_token(access_token_claims)
     db.session.commit()
@@ -214,8 +218,8 @@ def revoke(grant_id: str | None, access_token_claims: dict[str, Any] | None) -> 
 
 def save_token_response(token: dict[str, Any], request: Any) -> None:
     """authlib's save_token hook, after a token response is built: commit what the grant
-    wrote (a new grant, a refresh token, a spent code or device code, a DPoP jti). Nothing
-    is committed when nothing was written: a client_credentials token of an existing grant
+    wrote (a new authorization, a refresh token, a spent code or device code, a DPoP jti). Nothing
+    is committed when nothing was written: a client_credentials token of an existing authorization
     is signed, not stored."""
     if db.session.registry.has() and db.session().in_transaction():
         db.session.commit()

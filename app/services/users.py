@@ -17,7 +17,7 @@ from app.security import (
     password_needs_rehash,
     verify_password,
 )
-from app.services import audit, grants
+from app.services import audit, authorizations
 from app.settings import settings
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
@@ -134,16 +134,16 @@ def _sign_in_failed(user_id: int | None, reason: str) -> None:
 
 
 def set_password(username: str, password: str) -> User:
-    """Replace a password, end every sign-in of that user and revoke every grant they made.
+    """Replace a password, end every sign-in of that user and revoke every authorization they gave.
 
     A new password usually means the old one leaked: whoever had it may have approved a
-    client of their own, so its refresh and access tokens (checked against the grant on
+    client of their own, so its refresh and access tokens (checked against the authorization on
     every call) stop working too. The user's own apps ask for consent again.
     """
     user = get_user(username)
     user.password_hash = hash_password(validate_password(password))
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-    grants.revoke_user_grants(user.id, "password_changed")
+    authorizations.revoke_user_authorizations(user.id, "password_changed")
     audit.record("user.password_changed", user_id=user.id)
     db.session.commit()
     return user
@@ -174,7 +174,7 @@ def disable_user(username: str, *, actor_id: int | None = None) -> User:
     _refuse_self(user, actor_id, "disable your own account")
     user.is_active = False
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-    grants.revoke_user_grants(user.id, "user_disabled")
+    authorizations.revoke_user_authorizations(user.id, "user_disabled")
     audit.record("user.disabled", user_id=user.id, actor_id=actor_id)
     db.session.commit()
     return user

@@ -26,10 +26,10 @@ from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import (
+    Authorization,
     AuthorizationCode,
     Client,
     Consent,
-    Grant,
     LoginSession,
     Photo,
     RefreshToken,
@@ -56,7 +56,8 @@ FUZZ_SETTINGS = settings(
 
 # What a refused request must leave untouched: the rows a client could create.
 GUARDED_MODELS = (
-    User, Client, Photo, AuthorizationCode, RefreshToken, Grant, Consent, RevokedAccessToken,
+    User, Client, Photo, AuthorizationCode, RefreshToken, Authorization, Consent,
+    RevokedAccessToken,
     LoginSession,
 )  # fmt: skip
 TRACEBACK_MARKERS = ("Traceback", 'File "')

@@ -191,13 +191,13 @@ def test_token_response_hooks_decorator_fires_the_same_hooks() -> None:
     """Item 2: the device grant's own create_token_response fires the hooks authlib's do."""
     calls: list[str] = []
 
-    class Grant(Hookable):
+    class Authorization(Hookable):
         @seam.token_response_hooks
         def issue(self) -> str:
             calls.append("body")
             return "result"
 
-    grant = Grant()
+    grant = Authorization()
     grant.register_hook(seam.TOKEN_RESPONSE_HOOK, lambda g: calls.append("before"))
     grant.register_hook(seam.AFTER_TOKEN_RESPONSE_HOOK, lambda g, r: calls.append(f"after {r}"))
     assert grant.issue() == "result"
@@ -258,12 +258,12 @@ def test_pkce_hooks_are_the_ones_tessera_overrides() -> None:
     """pkce.S256CodeChallenge overrides the two callbacks CodeChallenge registers."""
     registered: dict[str, Any] = {}
 
-    class Grant:
+    class Authorization:
         def register_hook(self, name: str, hook: Any) -> None:
             registered[name] = hook
 
     challenge = CodeChallenge()
-    challenge(Grant())
+    challenge(Authorization())
     expected = {
         seam.AUTHORIZATION_PAYLOAD_HOOK: challenge.validate_code_challenge,
         "after_validate_token_request": challenge.validate_code_verifier,
@@ -291,7 +291,7 @@ def test_create_grant_builds_grants_as_authlib_does() -> None:
     server.register_grant(Probe, [seen.append])
     request = Request()
     theirs = server.get_token_grant(request)
-    ours = seam.create_grant(Probe, [seen.append], request, server)
+    ours = seam.build_grant(Probe, [seen.append], request, server)
     assert seen == [theirs, ours], broken("3", "extensions are no longer called with the grant")
     assert (type(theirs), theirs.request, theirs.server) == (Probe, ours.request, ours.server), (
         broken("3", "authlib builds grants differently")
@@ -517,7 +517,7 @@ def test_id_token_encoding_calls_the_overridden_hooks() -> None:
 
 # -- Revocation: authenticate_token still validates with check_params -----------------------
 def test_revocation_check_params_refuses_what_tessera_expects() -> None:
-    """token_endpoints.Revocation.authenticate_token calls check_params itself."""
+    """revocation_introspection.Revocation.authenticate_token calls check_params itself."""
     endpoint = RevocationEndpoint.__new__(RevocationEndpoint)
     endpoint.SUPPORTED_TOKEN_TYPES = ("access_token", "refresh_token")
     for form, error in (

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import AuthorizationCode, Consent, Grant, RefreshToken
+from app.models import Authorization, AuthorizationCode, Consent, RefreshToken
 from tests.factories import DEFAULT_PASSWORD
 from tests.helpers import csrf_token_from
 from tests.oauth.helpers import (
@@ -247,9 +247,9 @@ class TestShortCodeLifetime:
     ) -> None:
         flow = oauth.approve(any_client, scope=OFFLINE)
         time.sleep(1.2)
-        grants_before = count_rows(app, RefreshToken)
+        authorizations_before = count_rows(app, RefreshToken)
         assert_token_error(redeem(oauth, any_client, flow), "invalid_grant")
-        assert count_rows(app, RefreshToken) == grants_before
+        assert count_rows(app, RefreshToken) == authorizations_before
 
 
 # -- AC-05: bound to the client ----------------------------------------------------------
@@ -264,9 +264,9 @@ def test_code_redeemed_by_another_client_is_invalid_grant(
 ) -> None:
     thief: RegisteredClient = request.getfixturevalue(thief_name)
     flow = oauth.approve(conf)
-    grants_before = count_rows(app, Grant)
+    authorizations_before = count_rows(app, Authorization)
     assert_token_error(redeem(oauth, thief, flow), "invalid_grant")
-    assert count_rows(app, Grant) == grants_before
+    assert count_rows(app, Authorization) == authorizations_before
 
 
 def test_client_without_the_code_grant_cannot_redeem_codes(
@@ -326,7 +326,7 @@ def lookalikes(oauth: OAuthActions, conf: RegisteredClient, bob: Any, app: Flask
         "refresh_token": body["refresh_token"],
         "id_token": body["id_token"],
         "jti": access["jti"],
-        "grant_id": access["gid"],
+        "authorization_id": access["gid"],
         "consent_id": str(consent_id),
         "consent_ticket": ticket.group(1),
         "state": unused.params["state"],
@@ -345,7 +345,7 @@ LOOKALIKE_KINDS = [
     "refresh_token",
     "id_token",
     "jti",
-    "grant_id",
+    "authorization_id",
     "consent_id",
     "consent_ticket",
     "state",
@@ -367,9 +367,9 @@ def test_other_values_are_not_accepted_as_a_code(
     kind: str,
 ) -> None:
     values, unused = lookalikes
-    grants_before = count_rows(app, Grant)
+    authorizations_before = count_rows(app, Authorization)
     assert_token_error(redeem(oauth, conf, unused, code=values[kind]), "invalid_grant")
-    assert count_rows(app, Grant) == grants_before
+    assert count_rows(app, Authorization) == authorizations_before
     # the genuine code still works: the refusal was about the value, not the setup
     assert redeem(oauth, conf, unused).status_code == 200
 
@@ -474,7 +474,7 @@ def test_unsupported_grant_types_are_refused(
         conf, grant_type=grant_type, username="bob", password=DEFAULT_PASSWORD, scope="openid"
     )
     assert_token_error(response, "unsupported_grant_type")
-    assert count_rows(app, Grant) == 0
+    assert count_rows(app, Authorization) == 0
 
 
 def test_client_credentials_client_cannot_use_the_authorization_endpoint(
@@ -501,4 +501,4 @@ def test_code_client_cannot_use_client_credentials(
 ) -> None:
     response = oauth.token(conf, grant_type="client_credentials", scope="photos.read")
     assert_token_error(response, "unauthorized_client")
-    assert count_rows(app, Grant) == 0
+    assert count_rows(app, Authorization) == 0

@@ -31,7 +31,7 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from app.extensions import db
-from app.models import Grant, UsedClientAssertion
+from app.models import Authorization, UsedClientAssertion
 from app.oauth.client_auth import CLOCK_LEEWAY, MAX_ASSERTION_LIFETIME
 from app.services import use_once
 from app.services.replay_cache import CLIENT_ASSERTION
@@ -56,9 +56,9 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def grant_count(app: Flask) -> int:
+def authorization_count(app: Flask) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Grant)) or 0
+        return db.session.scalar(select(func.count()).select_from(Authorization)) or 0
 
 
 def assert_invalid_client(response: TestResponse, statuses: tuple[int, ...] = (400, 401)) -> None:
@@ -384,7 +384,7 @@ def test_an_assertion_with_bad_claims_is_invalid_client(
     assertion = client_assertion(pkj, issuer, **_claims(overrides, issuer))
     response = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert_invalid_client(response)
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 def test_an_assertion_naming_another_client_is_invalid_client(
@@ -396,7 +396,7 @@ def test_an_assertion_naming_another_client_is_invalid_client(
     for client_id in (pkj.client_id, conf.client_id):
         form = assertion_form(pkj, assertion) | {"client_id": client_id}
         assert_invalid_client(oauth.http.post("/token", data=form))
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 @pytest.mark.parametrize(
@@ -410,7 +410,7 @@ def test_an_assertion_without_a_valid_signature_is_invalid_client(
     assertion = forge(pkj, app.config["OAUTH_ISSUER"])
     response = oauth.http.post("/token", data=assertion_form(pkj, assertion))
     assert_invalid_client(response)
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 @pytest.mark.parametrize(
@@ -438,7 +438,7 @@ def test_a_missing_or_mistyped_assertion_is_invalid_client(
     assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"])
     form = {k: v for k, v in (assertion_form(pkj, assertion) | change).items() if v is not None}
     assert_invalid_client(oauth.http.post("/token", data=form))
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 @pytest.mark.parametrize(

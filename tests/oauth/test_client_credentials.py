@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import Grant
+from app.models import Authorization
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 INACTIVE = {"active": False}
@@ -48,9 +48,9 @@ def assert_refused(
     assert "access_token" not in body
 
 
-def grant_count(app: Flask) -> int:
+def authorization_count(app: Flask) -> int:
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Grant)) or 0
+        return db.session.scalar(select(func.count()).select_from(Authorization)) or 0
 
 
 def introspection(oauth: OAuthActions, client: RegisteredClient, token: str) -> Any:
@@ -109,7 +109,7 @@ def test_a_scope_beyond_the_registered_scope_is_invalid_scope(
 ) -> None:
     """RFC 6749 §3.3 / §5.2: cc is registered for ``photos.read`` only; nothing is issued."""
     assert_refused(client_credentials(oauth, cc, scope=scope), ("invalid_scope",))
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 @pytest.mark.parametrize("scope", [None, "photos.read"])
@@ -125,7 +125,7 @@ def test_a_public_client_cannot_use_client_credentials(
 ) -> None:
     response = client_credentials(oauth, pub, scope="photos.read")
     assert_refused(response, ("unauthorized_client", "invalid_client"), (400, 401))
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 def test_an_authorization_code_client_without_the_grant_is_unauthorized_client(
@@ -134,7 +134,7 @@ def test_an_authorization_code_client_without_the_grant_is_unauthorized_client(
     """AC-09: conf authenticates correctly but is not registered for client_credentials."""
     response = client_credentials(oauth, conf, scope="photos.read")
     assert_refused(response, ("unauthorized_client",))
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 def test_a_client_credentials_client_cannot_use_the_code_or_refresh_grants(
@@ -160,7 +160,7 @@ def test_client_credentials_without_valid_authentication_is_invalid_client(
 ) -> None:
     response = oauth.http.post("/token", data={"grant_type": "client_credentials"}, headers=headers)
     assert_refused(response, ("invalid_client",), (401,))
-    assert grant_count(app) == 0
+    assert authorization_count(app) == 0
 
 
 def test_a_wrong_secret_gets_no_token(oauth: OAuthActions, cc: RegisteredClient) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import AuthorizationCode, Grant
+from app.models import Authorization, AuthorizationCode
 from tests.oauth.helpers import FlowResult, OAuthActions, RegisteredClient, query_of
 
 CLIENTS = ["pub", "conf"]
@@ -143,10 +143,10 @@ def test_token_request_without_code_verifier_is_refused(
     oauth: OAuthActions, any_client: RegisteredClient, bob: Any, app: Flask, verifier: str | None
 ) -> None:
     flow = oauth.approve(any_client)
-    grants_before = count_rows(app, Grant)
+    authorizations_before = count_rows(app, Authorization)
     response = redeem(oauth, any_client, flow, verifier)
     assert_token_error(response, "invalid_grant", "invalid_request")
-    assert count_rows(app, Grant) == grants_before
+    assert count_rows(app, Authorization) == authorizations_before
 
 
 # -- PK-04: a wrong verifier is refused and burns the code -------------------------------

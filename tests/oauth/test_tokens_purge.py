@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import AuthorizationCode, Grant, RefreshToken
+from app.models import Authorization, AuthorizationCode, RefreshToken
 from app.models.types import utcnow
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
@@ -34,16 +34,18 @@ def test_expired_and_revoked_rows_go_and_valid_tokens_keep_working(
     with app.app_context():
         long_ago = utcnow() - timedelta(days=2)
         db.session.execute(
-            update(Grant).where(Grant.revoked_at.is_not(None)).values(revoked_at=long_ago)
+            update(Authorization)
+            .where(Authorization.revoked_at.is_not(None))
+            .values(revoked_at=long_ago)
         )
         db.session.execute(update(AuthorizationCode).values(expires_at=long_ago))
         db.session.commit()
-    assert count(app, Grant) == 2
+    assert count(app, Authorization) == 2
 
     removed = purge(app, "--batch-size", "1")
-    assert removed["grants"] == 1
+    assert removed["authorizations"] == 1
     assert removed["authorization_codes"] == 2
-    assert count(app, Grant) == 1 and count(app, AuthorizationCode) == 0
+    assert count(app, Authorization) == 1 and count(app, AuthorizationCode) == 0
     assert oauth.userinfo(keep["access_token"]).status_code == 200
     refreshed = oauth.token(conf, grant_type="refresh_token", refresh_token=keep["refresh_token"])
     assert refreshed.status_code == 200

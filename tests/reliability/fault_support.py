@@ -272,7 +272,7 @@ def basic(client: RegisteredClient) -> tuple[str, str]:
 def refresh_tokens_for(
     oauth: OAuthActions, client: RegisteredClient, families: int, username: str = "bob"
 ) -> list[str]:
-    """``families`` separate grants (code flow in the test app), one refresh token each."""
+    """``families`` separate authorizations (code flow in the test app), one refresh token each."""
     return [
         str(oauth.tokens_for(client, username=username, scope=USER_SCOPE)["refresh_token"])
         for _ in range(families)

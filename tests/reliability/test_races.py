@@ -131,7 +131,7 @@ def refresh(server: LiveServer, client: RegisteredClient, refresh_token: str) ->
         )
 
 
-def assert_grant_revoked(
+def assert_authorization_revoked(
     server: LiveServer, client: RegisteredClient, rs: RegisteredClient, tokens: dict[str, Any]
 ) -> None:
     """Neither token of ``tokens`` introspects active, and the refresh token is refused."""
@@ -163,7 +163,7 @@ def test_parallel_redemptions_of_one_code_give_at_most_one_token_which_is_then_r
                 assert_token_error(response, "invalid_grant")
         if successes:
             winners += 1
-            assert_grant_revoked(live4, conf, rs, successes[0].json())
+            assert_authorization_revoked(live4, conf, rs, successes[0].json())
     # Without a winner the revocation was never checked: the first redemption must succeed.
     assert winners >= 1, "no trial issued a token at all"
 
@@ -195,7 +195,7 @@ def test_parallel_refreshes_of_one_refresh_token_give_at_most_one_token(
             assert_token_error(response, "invalid_grant")
     assert not is_active(live4, rs, tokens["access_token"])
     for success in successes:
-        assert_grant_revoked(live4, conf, rs, success.json())
+        assert_authorization_revoked(live4, conf, rs, success.json())
 
 
 # -- CA-05: one client assertion replayed in parallel -------------------------------------

@@ -20,7 +20,7 @@ from tests.live import LiveServer
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 from tests.reliability.test_races import (
     OFFLINE,
-    assert_grant_revoked,
+    assert_authorization_revoked,
     assert_token_error,
     is_active,
     post_token,
@@ -60,7 +60,7 @@ def test_one_refresh_token_sent_twenty_times_at_once_mints_exactly_once_and_is_a
         if response.status_code != 200:
             assert_token_error(response, "invalid_grant")
     # The losers revoked the grant: the winner's tokens and the first ones are dead too.
-    assert_grant_revoked(live4, conf, rs, successes[0].json())
+    assert_authorization_revoked(live4, conf, rs, successes[0].json())
     assert not is_active(live4, rs, tokens["access_token"])
     events = reuse_events(app)
     assert events, "the reuse was not audited"

@@ -1,7 +1,8 @@
-"""A grant: one authorization given to one client (by a user, or to itself).
+"""An authorization: what a user (or, for client_credentials, the client itself) gave one client.
 
-Every token points at a grant. Revoking the grant (consent withdrawn, refresh-token reuse,
-authorization-code replay, user disabled, client deleted) ends all of its tokens at once:
+Every token points at an authorization. Revoking the authorization (consent withdrawn,
+refresh-token reuse, authorization-code replay, user disabled, client deleted) ends all of its
+tokens at once:
 the resource server checks ``revoked_at`` on every call.
 """
 
@@ -19,9 +20,9 @@ KIND_AUTHORIZATION_CODE = "authorization_code"
 KIND_CLIENT_CREDENTIALS = "client_credentials"
 
 
-class Grant(Base):
-    __tablename__ = "grants"
-    __table_args__ = (Index("ix_grants_user_id_client_id", "user_id", "client_id"),)
+class Authorization(Base):
+    __tablename__ = "authorizations"
+    __table_args__ = (Index("ix_authorizations_user_id_client_id", "user_id", "client_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -32,7 +33,7 @@ class Grant(Base):
     scope: Mapped[str] = mapped_column(String(1000), default="")
     # RFC 8707 resource indicators granted, space-separated; None: the default resource.
     resource: Mapped[str | None] = mapped_column(Text)
-    # When the user signed in for this grant (OpenID Connect auth_time).
+    # When the user signed in for this authorization (OpenID Connect auth_time).
     auth_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # End of the refresh-token family's absolute lifetime.

@@ -1,4 +1,4 @@
-"""Grants: the record every token points at, and the one place tokens are revoked in bulk."""
+"""Authorizations: the record every token points at; the one place tokens are revoked in bulk."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
 
 from app.extensions import db
-from app.models import Client, Grant, User
-from app.models.grant import KIND_CLIENT_CREDENTIALS
+from app.models import Authorization, Client, User
+from app.models.authorization import KIND_CLIENT_CREDENTIALS
 from app.models.types import utcnow
 from app.security import new_token
 from app.services import sql
 from app.settings import settings
 
 
-def create_grant(
+def create_authorization(
     kind: str,
     client: Client,
     user: User | None,
@@ -24,14 +24,14 @@ def create_grant(
     auth_time: datetime | None,
     *,
     resources: Sequence[str] = (),
-) -> Grant:
-    """Add a grant to the session (the caller commits).
+) -> Authorization:
+    """Add an authorization to the session (the caller commits).
 
     ``resources``: the RFC 8707 resource indicators granted; none means the default resource.
     """
     now = utcnow()
     lifetime = timedelta(seconds=settings().oauth_refresh_token_max_age)
-    grant = Grant(
+    authorization = Authorization(
         id=new_token(16),
         kind=kind,
         client_id=client.client_id,
@@ -42,15 +42,15 @@ def create_grant(
         created_at=now,
         expires_at=now + lifetime,
     )
-    db.session.add(grant)
-    return grant
+    db.session.add(authorization)
+    return authorization
 
 
-_GRANTS = Grant.__table__.c
+_GRANTS = Authorization.__table__.c
 
 
-def own_grant_condition(client_id: ColumnElement[str]) -> ColumnElement[bool]:
-    """A client's own live client_credentials grant (the statement binds ``now``): the one
+def own_authorization_condition(client_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """A client's own live client_credentials authorization (the statement binds ``now``): the one
     definition, used here and by client authentication's joined read (services/clients.py)."""
     return and_(
         _GRANTS.client_id == client_id,
@@ -61,61 +61,65 @@ def own_grant_condition(client_id: ColumnElement[str]) -> ColumnElement[bool]:
 
 
 # Built once with bind parameters (building this select per call cost as much as running it);
-# a sql.Statement on the grants table, so the read needs no ORM session.
+# a sql.Statement on the authorizations table, so the read needs no ORM session.
 _CLIENT_OWN_GRANT = sql.Statement(
     select(*_GRANTS)
-    .where(own_grant_condition(bindparam("client_id")))
+    .where(own_authorization_condition(bindparam("client_id")))
     .order_by(_GRANTS.created_at.desc())
     .limit(1)
 )
 
 
-def client_credentials_grant(client: Client) -> Grant:
-    """The client's own grant for client_credentials tokens, created on first use.
+def client_credentials_authorization(client: Client) -> Authorization:
+    """The client's own authorization for client_credentials tokens, created on first use.
 
-    An existing grant comes back as a copy outside the session (read it, never change it:
+    An existing authorization comes back as a copy outside the session (read it, never change it:
     tokens only need its id); a new one is added to the session for the caller to commit.
     """
-    known: Grant | None = getattr(client, "own_grant", None)  # read with the client
+    known: Authorization | None = getattr(client, "own_authorization", None)  # read with the client
     if known is not None:
         return known
     row = sql.fetch_one(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
     if row is not None:
-        return Grant(**dict(zip(_CLIENT_OWN_GRANT.keys, row, strict=True)))
-    grant = create_grant(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
+        return Authorization(**dict(zip(_CLIENT_OWN_GRANT.keys, row, strict=True)))
+    authorization = create_authorization(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
     db.session.flush()
-    return grant
+    return authorization
 
 
 # Built once, run on the session's connection: no ORM bulk-update bookkeeping (nothing
 # loaded needs synchronising; every caller commits right after, which expires the session).
 _REVOKE_GRANT = (
-    update(Grant)
-    .where(Grant.id == bindparam("grant_id"), Grant.revoked_at.is_(None))
+    update(Authorization)
+    .where(Authorization.id == bindparam("authorization_id"), Authorization.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"), revoked_reason=bindparam("reason"))
 )
 
 
-def revoke_grant(grant_id: str, reason: str) -> None:
-    """Revoke one grant: its refresh tokens and access tokens stop working (caller commits)."""
+def revoke_authorization(authorization_id: str, reason: str) -> None:
+    """Revoke one authorization: its refresh and access tokens stop working (caller commits)."""
     db.session.connection().execute(
-        _REVOKE_GRANT, {"grant_id": grant_id, "now": utcnow(), "reason": reason}
+        _REVOKE_GRANT, {"authorization_id": authorization_id, "now": utcnow(), "reason": reason}
     )
 
 
-def revoke_user_client_grants(user_id: int, client_id: str, reason: str) -> int:
-    """Revoke every grant a user gave a client; returns how many were active."""
+def revoke_user_client_authorizations(user_id: int, client_id: str, reason: str) -> int:
+    """Revoke every authorization a user gave a client; returns how many were active."""
     result = db.session.execute(
-        update(Grant)
-        .where(Grant.user_id == user_id, Grant.client_id == client_id, Grant.revoked_at.is_(None))
+        update(Authorization)
+        .where(
+            Authorization.user_id == user_id,
+            Authorization.client_id == client_id,
+            Authorization.revoked_at.is_(None),
+        )
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def revoke_user_grants(user_id: int, reason: str) -> None:
+def revoke_user_authorizations(user_id: int, reason: str) -> None:
     db.session.execute(
-        update(Grant)
-        .where(Grant.user_id == user_id, Grant.revoked_at.is_(None))
+        update(Authorization)
+        .where(Authorization.user_id == user_id, Authorization.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )

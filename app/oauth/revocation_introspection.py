@@ -9,7 +9,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from app.extensions import db
-from app.models import Client, Grant, RefreshToken
+from app.models import Authorization, Client, RefreshToken
 from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.types import utcnow
 from app.services import resources, tokens
@@ -65,7 +65,7 @@ def _find_refresh(token: str) -> FoundToken | None:
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
-    """RFC 7009. Revoking a refresh token revokes its grant (every access token of it);
+    """RFC 7009. Revoking a refresh token revokes its authorization (every access token of it);
     revoking an access token deny-lists that token only. A token of another client, or an
     unknown one, is answered 200 and left alone (§2.2)."""
 
@@ -83,7 +83,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         raise NotImplementedError  # authenticate_token looks tokens up itself
 
     def revoke_token(self, token: FoundToken, request: Any) -> None:
-        tokens.revoke(token.refresh.grant_id if token.refresh else None, token.claims)
+        tokens.revoke(token.refresh.authorization_id if token.refresh else None, token.claims)
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
@@ -124,9 +124,14 @@ def _access_token_payload(token: FoundToken) -> dict[str, Any]:
 
 
 def _refresh_token_payload(row: RefreshToken) -> dict[str, Any]:
-    grant = db.session.get(Grant, row.grant_id)
+    authorization = db.session.get(Authorization, row.authorization_id)
     now = utcnow()
-    if grant is None or not grant.is_active(now) or row.used_at or row.expires_at <= now:
+    if (
+        authorization is None
+        or not authorization.is_active(now)
+        or row.used_at
+        or row.expires_at <= now
+    ):
         return {"active": False}
     payload: dict[str, Any] = {
         "active": True,
@@ -137,8 +142,8 @@ def _refresh_token_payload(row: RefreshToken) -> dict[str, Any]:
         "exp": int(row.expires_at.timestamp()),
         "iat": int(row.created_at.timestamp()),
     }
-    if grant.user_id is not None:
-        payload["sub"] = str(grant.user_id)
+    if authorization.user_id is not None:
+        payload["sub"] = str(authorization.user_id)
     if row.dpop_jkt:  # a public client's refresh token bound to its DPoP key (RFC 9449 §5)
         payload["cnf"] = {"jkt": row.dpop_jkt}
     return payload
