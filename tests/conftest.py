@@ -22,6 +22,14 @@ from app import create_app
 from app.extensions import db
 from tests.factories import UserFactory
 from tests.helpers import AuthActions, skip_or_fail, throwaway_postgres_database
+from tests.lanes import (
+    BACKEND_VARIABLES,
+    FAST_LANE,
+    LANE_VARIABLE,
+    LIVE_FIXTURES,
+    Clock,
+    cheap_password_hasher,
+)
 from tests.live import LiveServer, live_settings
 
 pytest_plugins = ["tests.oauth_fixtures"]
@@ -29,7 +37,41 @@ pytest_plugins = ["tests.oauth_fixtures"]
 SECRET_KEY = "test-secret-key-" + "x" * 32
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+# -- the two lanes (tests/lanes.py) ---------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help=f"the fast lane (make check): SQLite only, deselects -m '{FAST_LANE}'",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("fast"):
+        return
+    chosen = config.option.markexpr
+    config.option.markexpr = f"({chosen}) and {FAST_LANE}" if chosen else FAST_LANE
+    for name in BACKEND_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ[LANE_VARIABLE] = "fast"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a live-server fixture is ``live`` even if its module forgot to say so."""
+    for item in items:
+        if LIVE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.live)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if LiveServer.starts:
+        terminalreporter.write_line(f"gunicorn servers started: {LiveServer.starts}")
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
@@ -99,6 +141,31 @@ def app(app_config: dict[str, Any], instance_path: Path) -> Iterator[Flask]:
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def password_hasher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Test users get argon2 at minimal cost (microseconds instead of ~50 ms a hash).
+
+    Tests marked ``real_hasher`` (those about hashing) and ``live`` tests (whose gunicorn
+    hashes with the real parameters and would otherwise rehash every test user on sign-in)
+    keep the production hasher.
+    """
+    if request.node.get_closest_marker("real_hasher") or request.node.get_closest_marker("live"):
+        return "owasp"
+    cheap_password_hasher(monkeypatch)
+    return "cheap"
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """A clock the test moves (``clock.advance(seconds)``) instead of sleeping.
+
+    Wall-clock time (time.time, datetime.now, which authlib and joserfc read) and
+    time.monotonic move together; real time keeps ticking underneath.
+    """
+    with Clock.started(monkeypatch) as clock:
+        yield clock
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ from typing import Any
 
 import requests
 
+from app import security
+from tests.lanes import CHEAP_HASHER, in_fast_lane
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +45,8 @@ def flask_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Co
 
 
 class LiveServer:
+    starts = 0  # gunicorn arbiters started by this test process (printed at the session's end)
+
     def __init__(
         self, settings: dict[str, str], log_path: Path, workers: int = 2, access_log: bool = False
     ) -> None:
@@ -55,6 +60,14 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> LiveServer:
+        if in_fast_lane():
+            raise RuntimeError("the fast lane starts no gunicorn: mark this test live")
+        if security._hasher is CHEAP_HASHER:
+            raise RuntimeError(
+                "mark this test live: its users got the cheap test hasher, which gunicorn "
+                "would rehash on every sign-in"
+            )
+        LiveServer.starts += 1
         command = [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--graceful-timeout", "5", "--no-control-socket",
