@@ -8,7 +8,7 @@ With CI=true a missing backend, Redis or browser is a failure, not a skip.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import delete
+from sqlalchemy import delete, insert, select
 
 from app import create_app
 from app.extensions import db
+from app.models import SigningKey
 from tests.factories import UserFactory
 from tests.helpers import AuthActions, skip_or_fail, throwaway_postgres_database
 from tests.lanes import (
@@ -30,7 +31,7 @@ from tests.lanes import (
     Clock,
     cheap_password_hasher,
 )
-from tests.live import LiveServer, live_settings
+from tests.live import LiveServer, SharedServers, live_settings
 
 pytest_plugins = ["tests.oauth_fixtures"]
 
@@ -193,12 +194,69 @@ def cli_env(app: Flask, app_config: dict[str, Any], instance_path: Path) -> dict
     return live_settings(app_config, instance_path)
 
 
+@pytest.fixture(scope="session")
+def shared_servers(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedServers]:
+    """The shared gunicorn servers of one database, stopped before the database goes."""
+    servers = SharedServers(tmp_path_factory.mktemp("live"))
+    yield servers
+    servers.stop_all()
+
+
 @pytest.fixture
-def live_server(
-    app: Flask, app_config: dict[str, Any], instance_path: Path, tmp_path: Path
-) -> Iterator[LiveServer]:
-    """Tessera under gunicorn (2 workers) on the test's database; rows are cleaned by ``app``."""
-    server = LiveServer(live_settings(app_config, instance_path), tmp_path / "gunicorn.log")
-    server.start()
-    yield server
-    server.stop()
+def live_server_factory(
+    request: pytest.FixtureRequest,
+    app: Flask,
+    app_config: dict[str, Any],
+    instance_path: Path,
+    tmp_path: Path,
+    shared_servers: SharedServers,
+) -> Iterator[Callable[[int], LiveServer]]:
+    """Tessera under gunicorn on the test's database, shared with the tests of the same
+    settings unless the test is marked ``fresh_server`` or ``limits``; rows are cleaned by
+    ``app`` and the shared server's signing keys outlive the wipe (``SharedServers``)."""
+    settings = live_settings(app_config, instance_path)
+    fresh = request.node.get_closest_marker("fresh_server") or request.node.get_closest_marker(
+        "limits"
+    )
+    used: list[LiveServer] = []
+
+    def start(workers: int) -> LiveServer:
+        if fresh:
+            server = LiveServer(settings, tmp_path / f"gunicorn{len(used)}.log", workers=workers)
+            used.append(server.start())
+            return server
+        server = shared_servers.get(settings, workers)
+        restore_signing_keys(app, shared_servers.keys.get(server.port, []))
+        used.append(server)
+        return server
+
+    yield start
+    for server in used:
+        if fresh:
+            server.stop()
+        else:
+            shared_servers.keys[server.port] = signing_key_rows(app)
+
+
+@pytest.fixture
+def live_server(live_server_factory: Callable[[int], LiveServer]) -> LiveServer:
+    """Tessera under gunicorn (2 workers) on the test's database."""
+    return live_server_factory(2)
+
+
+def signing_key_rows(app: Flask) -> list[dict[str, Any]]:
+    with app.app_context():
+        rows = db.session.execute(select(SigningKey.__table__)).mappings()
+        return [dict(row) for row in rows]
+
+
+def restore_signing_keys(app: Flask, rows: list[dict[str, Any]]) -> None:
+    """Put back the keys a shared server may still sign with (they were wiped with the rest)."""
+    with app.app_context():
+        present = set(db.session.scalars(select(SigningKey.kid)))
+        missing = [row for row in rows if row["kid"] not in present]
+        if missing:
+            db.session.execute(insert(SigningKey.__table__), missing)
+            db.session.commit()

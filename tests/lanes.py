@@ -26,7 +26,7 @@ from app import security
 # (the PostgreSQL parameter of ``database_url``, and tests using a live-server fixture).
 SLOW_MARKERS = ("live", "browser", "fuzz", "reliability", "redis", "postgresql")
 FAST_LANE = " and ".join(f"not {marker}" for marker in SLOW_MARKERS)
-LIVE_FIXTURES = frozenset({"live_server", "live4"})
+LIVE_FIXTURES = frozenset({"live_server", "live4", "live_server_factory"})
 # In the fast lane these are ignored even when set: the lane is SQLite and in-process only.
 BACKEND_VARIABLES = ("TEST_DATABASE_URL", "TEST_REDIS_URL")
 LANE_VARIABLE = "TESSERA_TEST_LANE"

@@ -110,3 +110,36 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class SharedServers:
+    """gunicorn servers kept for the whole run, one per distinct set of settings.
+
+    Tests with the same settings (database, ``app_config``, worker count) share one server
+    instead of starting their own (~2 s each). What a worker keeps between requests must
+    then survive the per-test wipe of the database: the signing keys it caches are put
+    back into each new test's database (``restore_keys``), and tests that narrow a memory
+    throttle (``limits``) or ask for it (``fresh_server``) get a server of their own.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.servers: dict[tuple[tuple[str, str], ...], LiveServer] = {}
+        self.keys: dict[int, list[dict[str, Any]]] = {}  # signing-key rows, by server port
+
+    def get(self, settings: dict[str, str], workers: int) -> LiveServer:
+        key = (("workers", str(workers)),) + tuple(
+            sorted((k, v) for k, v in settings.items() if k != "FLASK_INSTANCE_PATH")
+        )
+        server = self.servers.get(key)
+        if server is None or server.process is None or server.process.poll() is not None:
+            name = f"server{len(self.servers)}"
+            shared = settings | {"FLASK_INSTANCE_PATH": str(self.root / name / "instance")}
+            server = LiveServer(shared, self.root / f"{name}.log", workers=workers).start()
+            self.servers[key] = server
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
