@@ -28,6 +28,7 @@ from tests.lanes import (
     FAST_LANE,
     LANE_VARIABLE,
     LIVE_FIXTURES,
+    TEMPLATE_BYTECODE,
     Clock,
     cheap_password_hasher,
 )
@@ -133,8 +134,13 @@ def app_config(database_url: str, request: pytest.FixtureRequest) -> dict[str, A
 
 @pytest.fixture
 def app(app_config: dict[str, Any], instance_path: Path) -> Iterator[Flask]:
-    """A fresh app per test. No app context stays pushed, so requests never share ``g``."""
+    """A fresh app per test. No app context stays pushed, so requests never share ``g``.
+
+    Its templates are compiled once per run, not once per test (a bytecode cache keyed by
+    template name and source checksum; Jinja's documented cache interface).
+    """
     app = create_app(app_config)
+    app.jinja_env.bytecode_cache = TEMPLATE_BYTECODE
     yield app
     with app.app_context():
         for table in reversed(db.metadata.sorted_tables):
