@@ -7,7 +7,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
+.PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,8 +28,11 @@ migrate: install  ## apply database migrations (flask db upgrade)
 run: migrate  ## install, migrate, serve with gunicorn on http://$(HOST):$(PORT)
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket --access-logfile - wsgi:app
 
-test: install  ## install and run every test
+test: install  ## install and run every test (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+check: install  ## the fast lane, 2 workers: SQLite only; no gunicorn, browser, fuzz, Redis
+	$(BIN)/pytest --fast -n 2 $(PYTEST_ARGS)
 
 config-table: install  ## regenerate the settings table of docs/configuration.md
 	$(BIN)/python -m app.config_doc

@@ -14,6 +14,9 @@ from typing import Any
 
 import requests
 
+from app import security
+from tests.lanes import CHEAP_HASHER, in_fast_lane
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,6 +53,8 @@ def flask_cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Co
 
 
 class LiveServer:
+    starts = 0  # gunicorn arbiters started by this test process (printed at the session's end)
+
     def __init__(
         self, settings: dict[str, str], log_path: Path, workers: int = 2, access_log: bool = False
     ) -> None:
@@ -63,6 +68,14 @@ class LiveServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> LiveServer:
+        if in_fast_lane():
+            raise RuntimeError("the fast lane starts no gunicorn: mark this test live")
+        if security._hasher is CHEAP_HASHER:
+            raise RuntimeError(
+                "mark this test live: its users got the cheap test hasher, which gunicorn "
+                "would rehash on every sign-in"
+            )
+        LiveServer.starts += 1
         command = [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(self.workers), "--graceful-timeout", "5", "--no-control-socket",
@@ -105,3 +118,36 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class SharedServers:
+    """gunicorn servers kept for the whole run, one per distinct set of settings.
+
+    Tests with the same settings (database, ``app_config``, worker count) share one server
+    instead of starting their own (~2 s each). What a worker keeps between requests must
+    then survive the per-test wipe of the database: the signing keys it caches are put
+    back into each new test's database (``restore_keys``), and tests that narrow a memory
+    throttle (``limits``) or ask for it (``fresh_server``) get a server of their own.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.servers: dict[tuple[tuple[str, str], ...], LiveServer] = {}
+        self.keys: dict[int, list[dict[str, Any]]] = {}  # signing-key rows, by server port
+
+    def get(self, settings: dict[str, str], workers: int) -> LiveServer:
+        key = (("workers", str(workers)),) + tuple(
+            sorted((k, v) for k, v in settings.items() if k != "FLASK_INSTANCE_PATH")
+        )
+        server = self.servers.get(key)
+        if server is None or server.process is None or server.process.poll() is not None:
+            name = f"server{len(self.servers)}"
+            shared = settings | {"FLASK_INSTANCE_PATH": str(self.root / name / "instance")}
+            server = LiveServer(shared, self.root / f"{name}.log", workers=workers).start()
+            self.servers[key] = server
+        return server
+
+    def stop_all(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()

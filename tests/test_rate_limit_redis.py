@@ -15,7 +15,7 @@ from tests.helpers import AuthActions, csrf_token_from, skip_or_fail
 from tests.live import LiveServer, live_settings
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.live]
 
 
 @pytest.fixture

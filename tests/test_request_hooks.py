@@ -6,13 +6,13 @@ The limiter, CSRF and Flask-Login hooks skip requests they have nothing to do fo
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from tests.helpers import DEFAULT_PASSWORD
+from tests.lanes import Clock
 
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
@@ -87,10 +87,10 @@ def test_a_signed_in_browser_keeps_its_session_cookie(
 
 
 @pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT_PER_IP="2 per 1 second")
-def test_a_memory_counter_still_ends_with_its_window(client: FlaskClient) -> None:
+def test_a_memory_counter_still_ends_with_its_window(client: FlaskClient, clock: Clock) -> None:
     def status() -> int:
         return client.post("/token", data={"grant_type": "client_credentials"}).status_code
 
     assert [status() for _ in range(3)] == [401, 401, 429]
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert status() == 401

@@ -54,6 +54,7 @@ def sign_in_and_out(base_url: str, username: str) -> list[int]:
         return [signed_in.status_code, home.status_code, out.status_code]
 
 
+@pytest.mark.live
 class TestConcurrentWriters:
     """Several gunicorn workers writing sign-in rows at once never answer 500."""
 

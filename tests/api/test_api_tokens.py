@@ -14,7 +14,6 @@ import base64
 import io
 import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +27,7 @@ from app import create_app
 from app.extensions import db
 from tests.api.conftest import PhotoApi, image_bytes, token_for
 from tests.factories import UserFactory
+from tests.lanes import Clock
 from tests.live import LiveServer
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
@@ -337,10 +337,12 @@ def test_disabling_the_user_fails_their_tokens_on_the_next_call(
 
 
 @pytest.mark.parametrize("app_config", [{"OAUTH_ACCESS_TOKEN_TTL": 1}], indirect=True)
-def test_an_expired_access_token_is_invalid_token(app: Flask, bob_api: PhotoApi) -> None:
+def test_an_expired_access_token_is_invalid_token(
+    app: Flask, bob_api: PhotoApi, clock: Clock
+) -> None:
     claims = claims_of(bob_api.token)
     assert claims["exp"] - claims["iat"] == 1
-    time.sleep(2)
+    clock.advance(2)
     assert_invalid_token(app, bob_api.get("/photos"))
 
 

@@ -25,6 +25,7 @@ from app.models import Client, Photo, User
 from app.services import usage
 from tests.api.conftest import PhotoApi, token_for
 from tests.helpers import AuthActions
+from tests.lanes import Clock
 from tests.live import flask_cli
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
@@ -265,14 +266,14 @@ def orphan(instance_path: Path, name: str, age_seconds: float = 0) -> Path:
 
 
 def test_photos_clean_with_no_grace_removes_files_without_a_row_and_keeps_photos(
-    app: Flask, bob_api: PhotoApi, instance_path: Path
+    app: Flask, bob_api: PhotoApi, instance_path: Path, clock: Clock
 ) -> None:
     ids = [bob_api.upload().get_json()["id"] for _ in range(2)]
     real = stored_files(instance_path)
     assert real == {f"{i[:2]}/{i}" for i in ids}
     stray = orphan(instance_path, "abOrphanWithoutARow00")
     temporary = orphan(instance_path, ".tmp-abHalfWritten0000")
-    time.sleep(0.05)
+    clock.advance(0.05)
 
     result = run(app, "photos", "clean", "--grace", "0")
     assert "removed 2 orphan files" in result.output

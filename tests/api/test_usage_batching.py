@@ -6,7 +6,6 @@ sums its calls and writes them at most every USAGE_FLUSH_SECONDS, and when it ex
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from flask import Flask
 
 from app.services import usage
 from tests.api.conftest import PhotoApi
+from tests.lanes import Clock
 from tests.live import LiveServer, live_settings
 from tests.oauth.helpers import RegisteredClient
 
@@ -31,11 +31,11 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_calls_within_the_interval_are_written_together_once_it_passes(
-    app: Flask, bob_api: PhotoApi, photoprint: RegisteredClient, bob: Any
+    app: Flask, bob_api: PhotoApi, photoprint: RegisteredClient, bob: Any, clock: Clock
 ) -> None:
     for _ in range(3):
         assert bob_api.get("/photos").status_code == 200
-    time.sleep(1.1)  # the interval is the behaviour under test
+    clock.advance(1.1)  # the interval is the behaviour under test
     assert bob_api.get("/photos").status_code == 200
     assert totals(app, bob.id, photoprint.client_id) == {"listPhotos": 4}
 

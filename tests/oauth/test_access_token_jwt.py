@@ -31,6 +31,7 @@ from werkzeug.test import TestResponse
 from app import create_app
 from app.extensions import db
 from app.services import keys
+from tests.lanes import Clock
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 SECOND_ISSUER = "http://localhost:5001"
@@ -327,12 +328,12 @@ def test_jku_or_x5u_header_is_never_fetched_and_the_token_is_rejected(
 # -- JW-04: exp, iss, and tokens from another Tessera ----------------------------------------
 @pytest.mark.parametrize("app_config", [{"OAUTH_ACCESS_TOKEN_TTL": 2}], indirect=True)
 def test_access_token_is_refused_once_its_lifetime_has_passed(
-    oauth: OAuthActions, conf: RegisteredClient, bob: Any
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, clock: Clock
 ) -> None:
     body = oauth.tokens_for(conf)
     assert body["expires_in"] == 2
     assert_accepted(oauth, body["access_token"])
-    time.sleep(3)
+    clock.advance(3)
     assert_rejected(oauth, conf, body["access_token"])
 
 

@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +25,7 @@ from app.extensions import db
 from app.models import Authorization, AuthorizationCode, Consent, RefreshToken
 from tests.factories import DEFAULT_PASSWORD
 from tests.helpers import csrf_token_from
+from tests.lanes import Clock
 from tests.oauth.helpers import (
     CONSENT_TICKET,
     ClientFactory,
@@ -243,10 +243,10 @@ class TestShortCodeLifetime:
         return app_config | {"OAUTH_CODE_TTL": 1}
 
     def test_code_redeemed_after_its_lifetime_is_refused(
-        self, oauth: OAuthActions, any_client: RegisteredClient, bob: Any, app: Flask
+        self, oauth: OAuthActions, any_client: RegisteredClient, bob: Any, app: Flask, clock: Clock
     ) -> None:
         flow = oauth.approve(any_client, scope=OFFLINE)
-        time.sleep(1.2)
+        clock.advance(1.2)
         authorizations_before = count_rows(app, RefreshToken)
         assert_token_error(redeem(oauth, any_client, flow), "invalid_grant")
         assert count_rows(app, RefreshToken) == authorizations_before

@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import AuthorizationCode, Consent
 from tests.factories import DEFAULT_PASSWORD
 from tests.helpers import csrf_token_from
+from tests.lanes import Clock
 from tests.oauth.helpers import (
     CONSENT_TICKET,
     ClientFactory,
@@ -396,10 +397,10 @@ def test_prompt_none_combined_with_another_value_is_invalid_request(
 
 
 def test_prompt_login_forces_the_sign_in_page_even_when_signed_in(
-    oauth: OAuthActions, conf: RegisteredClient, bob: Any
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, clock: Clock
 ) -> None:
     oauth.approve(conf)
-    time.sleep(1.1)
+    clock.advance(1.1)
     response, verifier = oauth.authorize(conf, prompt="login", state="pl-1")
     assert is_login_redirect(response), response.headers.get("Location")
     signed_in_after = int(time.time())
@@ -423,10 +424,10 @@ def test_prompt_consent_shows_the_consent_page_even_when_consent_is_remembered(
 
 
 def test_max_age_exceeded_forces_the_sign_in_page(
-    oauth: OAuthActions, conf: RegisteredClient, bob: Any
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, clock: Clock
 ) -> None:
     oauth.approve(conf)
-    time.sleep(1.1)
+    clock.advance(1.1)
     fresh_enough, _ = oauth.authorize(conf, max_age="3600")
     assert client_redirect(fresh_enough, conf)["code"]
     too_old, _ = oauth.authorize(conf, max_age="0")
@@ -434,10 +435,10 @@ def test_max_age_exceeded_forces_the_sign_in_page(
 
 
 def test_max_age_sign_in_then_completes_with_a_fresh_auth_time(
-    oauth: OAuthActions, conf: RegisteredClient, bob: Any
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, clock: Clock
 ) -> None:
     oauth.approve(conf)
-    time.sleep(1.1)
+    clock.advance(1.1)
     response, verifier = oauth.authorize(conf, max_age="1", state="ma-1")
     assert is_login_redirect(response)
     signed_in_after = int(time.time())

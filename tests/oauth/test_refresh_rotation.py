@@ -8,12 +8,12 @@ RT-06, and RV-06 for the refresh-token reuse path.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from werkzeug.test import TestResponse
 
+from tests.lanes import Clock
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 OFFLINE_SCOPE = "openid offline_access photos.read"
@@ -217,10 +217,10 @@ class TestAbsoluteLifetime:
         return app_config | {"OAUTH_REFRESH_TOKEN_MAX_AGE": 2}
 
     def test_refresh_after_the_absolute_lifetime_is_invalid_grant(
-        self, oauth: OAuthActions, conf: RegisteredClient, bob: Any
+        self, oauth: OAuthActions, conf: RegisteredClient, bob: Any, clock: Clock
     ) -> None:
         first = oauth.tokens_for(conf, scope=OFFLINE_SCOPE)
         rotated = ok_json(refresh(oauth, conf, first["refresh_token"]))
-        time.sleep(2.5)
+        clock.advance(2.5)
         assert_token_error(refresh(oauth, conf, rotated["refresh_token"]), "invalid_grant")
         assert introspection(oauth, conf, rotated["refresh_token"]) == INACTIVE

@@ -12,14 +12,13 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from werkzeug.test import TestResponse
 
 from app.errors import ValidationError
-from app.services import tokens as token_service
+from tests.lanes import Clock
 from tests.oauth.helpers import ClientFactory, OAuthActions, RegisteredClient
 from tests.oauth.test_resource_indicators import tokens_for
 from tests.oauth_fixtures import ALL_SCOPES
@@ -370,11 +369,10 @@ def test_an_expired_access_token_introspects_as_exactly_inactive(
     conf: RegisteredClient,
     api: RegisteredClient,
     tokens: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    clock: Clock,
 ) -> None:
     """The server's clock is moved past the token's lifetime (and its leeway)."""
-    later = time.time() + 3600
-    monkeypatch.setattr(token_service, "time", SimpleNamespace(time=lambda: later))
+    clock.advance(3600)
     assert introspection(oauth, conf, tokens["access_token"]) == INACTIVE
     assert introspection(oauth, api, tokens["access_token"]) == INACTIVE
     assert oauth.userinfo(tokens["access_token"]).status_code == 401
@@ -386,9 +384,9 @@ class TestExpiredRefreshToken:
         return app_config | {"OAUTH_REFRESH_TOKEN_TTL": 1}
 
     def test_an_expired_refresh_token_introspects_as_exactly_inactive(
-        self, oauth: OAuthActions, conf: RegisteredClient, tokens: dict[str, Any]
+        self, oauth: OAuthActions, conf: RegisteredClient, tokens: dict[str, Any], clock: Clock
     ) -> None:
-        time.sleep(1.3)
+        clock.advance(1.3)
         assert introspection(oauth, conf, tokens["refresh_token"]) == INACTIVE
         assert_error(refresh(oauth, conf, tokens["refresh_token"]), 400, "invalid_grant")
 

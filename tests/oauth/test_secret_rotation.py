@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 
 from flask import Flask
 
+from tests.lanes import Clock
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 
@@ -23,12 +23,12 @@ def works(oauth: OAuthActions, client: RegisteredClient, secret: str | None) -> 
 
 
 def test_old_secret_works_during_the_grace_period_and_not_after(
-    app: Flask, oauth: OAuthActions, cc: RegisteredClient
+    app: Flask, oauth: OAuthActions, cc: RegisteredClient, clock: Clock
 ) -> None:
     new = rotate(app, cc.client_id, "--grace", "1")
     assert works(oauth, cc, new)
     assert works(oauth, cc, cc.client_secret)
-    time.sleep(1.2)
+    clock.advance(1.2)
     assert works(oauth, cc, new)
     assert not works(oauth, cc, cc.client_secret)
 

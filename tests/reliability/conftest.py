@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-from flask import Flask
 
-from tests.live import LiveServer, live_settings
+from tests.live import LiveServer
 from tests.oauth.helpers import ClientFactory, RegisteredClient
 
 LIVE_WORKERS = 4
 
 
 @pytest.fixture
-def live4(
-    app: Flask, app_config: dict[str, Any], instance_path: Path, tmp_path: Path
-) -> Iterator[LiveServer]:
-    """Tessera under gunicorn (4 workers) on the test's database; rows are cleaned by ``app``."""
-    settings = live_settings(app_config, instance_path)
-    server = LiveServer(settings, tmp_path / "gunicorn.log", workers=LIVE_WORKERS)
-    server.start()
-    yield server
-    server.stop()
+def live4(live_server_factory: Callable[[int], LiveServer]) -> LiveServer:
+    """Tessera under gunicorn (4 workers) on the test's database (see ``live_server``)."""
+    return live_server_factory(LIVE_WORKERS)
 
 
 @pytest.fixture
