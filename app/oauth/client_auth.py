@@ -11,7 +11,7 @@ injection disclosure, neither endpoint URLs nor arrays), the key comes only from
 registered jwks / jwks_uri (never from the assertion's headers; a jwks_uri is fetched through
 ``services.outbound`` and cached by ``services.client_jwks``), the assertion expires at most
 5 minutes ahead, iat and nbf are not in the future, and each jti is accepted once across all
-workers (a primary-key insert).
+workers (one INSERT ... ON CONFLICT DO NOTHING through ``use_once``, or SET NX in Redis).
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             raise InvalidClientError(description="Assertion aud must be the issuer identifier.")
         now = int(time.time())
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
-        if isinstance(exp, int) and exp > now + MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY:
+        # A NumericDate may carry a fraction (RFC 7519 §2): 9e10 is as far off as 90000000000.
+        if isinstance(exp, int | float) and exp > now + MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY:
             raise InvalidClientError(description="Assertion exp is too far in the future.")
         for name, value in (("iat", iat), ("nbf", nbf)):
             if value is not None and (not isinstance(value, int) or value > now + CLOCK_LEEWAY):
@@ -176,7 +177,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         super().verify_claims(claims)
 
     def validate_jti(self, claims: Any, jti: Any) -> bool:
-        """Record the jti (committed); a second use is refused in any worker or host."""
+        """Record the jti (``use_once.Record`` in the database, or SET NX in the Redis replay
+        cache); a second use is refused in any worker or host."""
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             return False
         identifier = f"{claims['sub']} {jti}"

@@ -46,13 +46,9 @@ from app.settings import settings
 VERIFICATION_PATH = "/device"
 
 
-def device_flow_enabled() -> bool:
-    return feature_enabled(Feature.DEVICE_FLOW)
-
-
 def device_metadata() -> dict[str, Any]:
     """RFC 8628 §4: the endpoint for discovery, only while the flow is enabled."""
-    if not device_flow_enabled():
+    if not feature_enabled(Feature.DEVICE_FLOW):
         return {}
     return {"device_authorization_endpoint": settings().oauth_issuer + "/device_authorization"}
 
@@ -120,7 +116,7 @@ class DeviceCodeGrant(TokenIssuingMixin, BaseDeviceCodeGrant):  # type: ignore[m
     @classmethod
     def check_token_endpoint(cls, request: Any) -> bool:
         """A disabled flow answers unsupported_grant_type, like any unknown grant."""
-        return device_flow_enabled() and bool(super().check_token_endpoint(request))
+        return feature_enabled(Feature.DEVICE_FLOW) and bool(super().check_token_endpoint(request))
 
     def validate_token_request(self) -> None:
         client: Client = self.authenticate_token_endpoint_client()

@@ -30,7 +30,6 @@ from joserfc.jwk import JWKRegistry, RSAKey
 from joserfc.jws import JWSRegistry
 
 from app.errors import TesseraError
-from app.features import Feature, feature_enabled
 from app.services import replay_cache
 from app.settings import settings
 
@@ -75,10 +74,6 @@ class Proof:
 
     jkt: str
     claims: dict[str, Any]
-
-
-def enabled() -> bool:
-    return feature_enabled(Feature.DPOP)
 
 
 def request_proof(access_token: str | None = None, *, record: bool = True) -> Proof | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Error
 
+from app.features import Feature, feature_enabled
 from app.oauth import dpop
 from app.oauth.authlib_seam import AUTHORIZATION_PAYLOAD_HOOK, TOKEN_RESPONSE_HOOK
 from app.security import constant_time_equals
@@ -43,7 +44,7 @@ _RECORDED = "dpop_proof_recorded"
 def check_token_request(oauth_request: Any) -> None:
     """Verify the request's proof, if any (and DPoP is on), and keep it on ``oauth_request``;
     its jti is not recorded yet (``record_proof``)."""
-    proof = dpop.request_proof(record=False) if dpop.enabled() else None
+    proof = dpop.request_proof(record=False) if feature_enabled(Feature.DPOP) else None
     setattr(oauth_request, _PROOF, proof)
 
 
@@ -103,7 +104,7 @@ class DPoPKeyParameter:
 
     def validate(self, grant: Any, redirect_uri: str | None) -> None:
         values = grant.request.payload.datalist.get("dpop_jkt", [])
-        if not dpop.enabled() or not values:
+        if not feature_enabled(Feature.DPOP) or not values:
             return
         if len(values) > 1 or not THUMBPRINT.match(str(values[0])):
             raise InvalidRequestError(

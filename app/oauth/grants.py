@@ -17,10 +17,11 @@ from authlib.oauth2.rfc6749 import (
 )
 
 from app.extensions import db
+from app.features import Feature, feature_enabled
 from app.models import Authorization, AuthorizationCode, Client, User
 from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
 from app.models.types import utcnow
-from app.oauth import dpop, resource_indicators
+from app.oauth import resource_indicators
 from app.oauth.dpop_binding import TOKEN_TYPE as DPOP_TOKEN_TYPE
 from app.oauth.dpop_binding import request_jkt
 from app.scopes import has_scope, includes, scope_names
@@ -135,7 +136,7 @@ class AuthorizationCodeGrant(TokenIssuingMixin, grants.AuthorizationCodeGrant): 
                 code_challenge=data["code_challenge"],
                 code_challenge_method=data["code_challenge_method"],
                 nonce=data.get("nonce"),
-                dpop_jkt=data.get("dpop_jkt") if dpop.enabled() else None,
+                dpop_jkt=data.get("dpop_jkt") if feature_enabled(Feature.DPOP) else None,
                 resources=tuple(resource_indicators.authorization_resources(request)),
             ),
         )

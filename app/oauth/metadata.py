@@ -11,7 +11,7 @@ from typing import Any
 from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE
 
 from app.features import Feature, feature_enabled
-from app.oauth.device import device_flow_enabled, device_metadata
+from app.oauth.device import device_metadata
 from app.oauth.dpop import SIGNING_ALGS as DPOP_SIGNING_ALGS
 from app.oauth.par import metadata as par_metadata
 from app.oauth.revocation_introspection import Introspection, Revocation
@@ -25,7 +25,7 @@ def authorization_server_metadata() -> dict[str, Any]:
     """RFC 8414 §2."""
     issuer = settings().oauth_issuer
     grant_types = [grant.GRANT_TYPE for grant in GRANT_TYPES]
-    if not device_flow_enabled():
+    if not feature_enabled(Feature.DEVICE_FLOW):
         grant_types.remove(DEVICE_CODE_GRANT_TYPE)
     document: dict[str, Any] = (
         {

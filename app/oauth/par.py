@@ -58,13 +58,9 @@ class PushedOAuth2Request(ParametersRequest):
     the query string of /authorize other than client_id and request_uri is ignored (§4)."""
 
 
-def enabled() -> bool:
-    return feature_enabled(Feature.PAR)
-
-
 def metadata(issuer: str) -> dict[str, Any]:
     """RFC 9126 §5 fields of the RFC 8414 document."""
-    if not enabled():
+    if not feature_enabled(Feature.PAR):
         return {}
     fields: dict[str, Any] = {"pushed_authorization_request_endpoint": f"{issuer}{PAR_PATH}"}
     if settings().par_required:
@@ -133,7 +129,7 @@ def authorization_request() -> PushedOAuth2Request | None:
     """
     if flask_request.path != AUTHORIZATION_PATH or "request_uri" not in flask_request.args:
         return None
-    if not enabled():
+    if not feature_enabled(Feature.PAR):
         raise RequestUriNotSupportedError("Pushed authorization requests are not enabled.")
     redeemed: Redeemable | None = g.get(_REDEEMED)
     if redeemed is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import request
 
 from app.errors import TesseraError
+from app.features import Feature, feature_enabled
 from app.oauth import dpop
 from app.scopes import has_scope
 from app.security import constant_time_equals
@@ -52,7 +53,7 @@ class BearerError(TesseraError):
 
     def headers(self) -> dict[str, str | list[str]]:
         challenges = [self.challenge(BEARER)]
-        if self.offer_dpop and dpop.enabled():
+        if self.offer_dpop and feature_enabled(Feature.DPOP):
             challenges.append(self.challenge(DPOP))
         return {"WWW-Authenticate": challenges}
 
@@ -87,7 +88,7 @@ def presented_token(allow_form_body: bool = False) -> tuple[str, str] | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return BEARER, value.strip()
-    if scheme.lower() == "dpop" and value.strip() and dpop.enabled():
+    if scheme.lower() == "dpop" and value.strip() and feature_enabled(Feature.DPOP):
         return DPOP, value.strip()
     if (
         allow_form_body

@@ -76,9 +76,10 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         }
         # The token view has checked grant_type already; /token looks its grant up here.
         self.token_grants_by_type: dict[str, tuple[Any, Any]] = {}
-        self.register_grant(
-            AuthorizationCodeGrant,
-            [
+        # Every grant type of GRANT_TYPES (the one table: discovery and the token view read it
+        # too), with its extensions; DPoPBinding alone unless named here.
+        extensions: dict[Any, list[Any]] = {
+            AuthorizationCodeGrant: [
                 S256CodeChallenge(),
                 OpenIDCode(),
                 RequirePushedRequests(),
@@ -87,10 +88,9 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 DPoPKeyParameter(),
                 DPoPBinding(),
             ],
-        )
-        self.register_grant(RefreshTokenGrant, [DPoPBinding()])
-        self.register_grant(ClientCredentialsGrant, [DPoPBinding()])
-        self.register_grant(DeviceCodeGrant, [DPoPBinding()])  # RFC 8628, while enabled
+        }
+        for grant_cls in GRANT_TYPES:  # DeviceCodeGrant serves only while the flow is on
+            self.register_grant(grant_cls, extensions.get(grant_cls, [DPoPBinding()]))
         self.register_endpoint(DeviceAuthorization)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
@@ -166,10 +166,11 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def create_grant_token_response(self, grant_type: str, request: OAuth2Request) -> Response:
         """authlib's ``create_token_response`` for a grant_type the token view already checked:
         the grant class is picked by name instead of asking every registered grant again."""
-        grant_cls, extensions = self.token_grants_by_type[grant_type]
+        grant_cls, extensions = self.token_grants_by_type.get(grant_type, (None, None))
         response: Response
         try:
-            if not grant_cls.check_token_endpoint(request):  # e.g. the device flow switched off
+            # Not registered, or not now (e.g. the device flow switched off).
+            if grant_cls is None or not grant_cls.check_token_endpoint(request):
                 raise UnsupportedGrantTypeError(grant_type)
             grant = build_grant(grant_cls, extensions, request, self)
             grant.validate_token_request()

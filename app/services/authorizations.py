@@ -46,26 +46,26 @@ def create_authorization(
     return authorization
 
 
-_GRANTS = Authorization.__table__.c
+_AUTHORIZATIONS = Authorization.__table__.c
 
 
 def own_authorization_condition(client_id: ColumnElement[str]) -> ColumnElement[bool]:
     """A client's own live client_credentials authorization (the statement binds ``now``): the one
     definition, used here and by client authentication's joined read (services/clients.py)."""
     return and_(
-        _GRANTS.client_id == client_id,
-        _GRANTS.kind == KIND_CLIENT_CREDENTIALS,
-        _GRANTS.revoked_at.is_(None),
-        _GRANTS.expires_at > bindparam("now"),
+        _AUTHORIZATIONS.client_id == client_id,
+        _AUTHORIZATIONS.kind == KIND_CLIENT_CREDENTIALS,
+        _AUTHORIZATIONS.revoked_at.is_(None),
+        _AUTHORIZATIONS.expires_at > bindparam("now"),
     )
 
 
 # Built once with bind parameters (building this select per call cost as much as running it);
 # a sql.Statement on the authorizations table, so the read needs no ORM session.
-_CLIENT_OWN_GRANT = sql.Statement(
-    select(*_GRANTS)
+_CLIENT_OWN_AUTHORIZATION = sql.Statement(
+    select(*_AUTHORIZATIONS)
     .where(own_authorization_condition(bindparam("client_id")))
-    .order_by(_GRANTS.created_at.desc())
+    .order_by(_AUTHORIZATIONS.created_at.desc())
     .limit(1)
 )
 
@@ -79,9 +79,9 @@ def client_credentials_authorization(client: Client) -> Authorization:
     known: Authorization | None = getattr(client, "own_authorization", None)  # read with the client
     if known is not None:
         return known
-    row = sql.fetch_one(_CLIENT_OWN_GRANT, {"client_id": client.client_id, "now": utcnow()})
+    row = sql.fetch_one(_CLIENT_OWN_AUTHORIZATION, {"client_id": client.client_id, "now": utcnow()})
     if row is not None:
-        return Authorization(**dict(zip(_CLIENT_OWN_GRANT.keys, row, strict=True)))
+        return Authorization(**dict(zip(_CLIENT_OWN_AUTHORIZATION.keys, row, strict=True)))
     authorization = create_authorization(KIND_CLIENT_CREDENTIALS, client, None, client.scope, None)
     db.session.flush()
     return authorization
@@ -89,7 +89,7 @@ def client_credentials_authorization(client: Client) -> Authorization:
 
 # Built once, run on the session's connection: no ORM bulk-update bookkeeping (nothing
 # loaded needs synchronising; every caller commits right after, which expires the session).
-_REVOKE_GRANT = (
+_REVOKE_AUTHORIZATION = (
     update(Authorization)
     .where(Authorization.id == bindparam("authorization_id"), Authorization.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"), revoked_reason=bindparam("reason"))
@@ -99,7 +99,8 @@ _REVOKE_GRANT = (
 def revoke_authorization(authorization_id: str, reason: str) -> None:
     """Revoke one authorization: its refresh and access tokens stop working (caller commits)."""
     db.session.connection().execute(
-        _REVOKE_GRANT, {"authorization_id": authorization_id, "now": utcnow(), "reason": reason}
+        _REVOKE_AUTHORIZATION,
+        {"authorization_id": authorization_id, "now": utcnow(), "reason": reason},
     )
 
 

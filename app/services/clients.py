@@ -180,19 +180,21 @@ _CLIENT_BY_ID = sql.Statement(
 )
 
 
-_CLIENTS, _GRANTS = Client.__table__.c, Authorization.__table__.c
+_CLIENTS, _AUTHORIZATIONS = Client.__table__.c, Authorization.__table__.c
 _AUTHORIZATION_PREFIX = "authorization__"
 # The client and its own client_credentials authorization in one read (a client_credentials token
 # needs both; two reads were two round trips).
-_CLIENT_WITH_OWN_GRANT = sql.Statement(
-    select(*_CLIENTS, *(column.label(_AUTHORIZATION_PREFIX + column.key) for column in _GRANTS))
+_CLIENT_WITH_OWN_AUTHORIZATION = sql.Statement(
+    select(
+        *_CLIENTS, *(column.label(_AUTHORIZATION_PREFIX + column.key) for column in _AUTHORIZATIONS)
+    )
     .select_from(
         Client.__table__.outerjoin(
             Authorization.__table__, authorizations.own_authorization_condition(_CLIENTS.client_id)
         )
     )
     .where(_CLIENTS.client_id == bindparam("client_id"))
-    .order_by(_GRANTS.created_at.desc())
+    .order_by(_AUTHORIZATIONS.created_at.desc())
     .limit(1)
 )
 
@@ -217,7 +219,7 @@ def find_client_record(client_id: str, *, own_authorization: bool = False) -> Cl
     if not own_authorization:
         row = _fetch_named(_CLIENT_BY_ID, {"client_id": client_id})
         return ClientRecord(row) if row is not None else None
-    row = _fetch_named(_CLIENT_WITH_OWN_GRANT, {"client_id": client_id, "now": utcnow()})
+    row = _fetch_named(_CLIENT_WITH_OWN_AUTHORIZATION, {"client_id": client_id, "now": utcnow()})
     if row is None:
         return None
     client = {k: v for k, v in row.items() if not k.startswith(_AUTHORIZATION_PREFIX)}

@@ -58,9 +58,10 @@ def flush() -> None:
         set_={"count": ApiUsage.count + statement.excluded.count},
     )
     try:
-        with db.session.begin_nested():  # a failure drops the counts' write, nothing else
-            db.session.execute(statement)
-        db.session.commit()
+        # Its own connection and transaction: the counts never commit, nor roll back, what the
+        # request's session holds, and a failure leaves that session usable.
+        with db.engine.begin() as connection:
+            connection.execute(statement)
     except SQLAlchemyError:
         current_app.logger.warning("usage counts not written yet; will retry")
         return

@@ -2,8 +2,13 @@
 
 The stored record of what a user (or a client, for itself) authorised was called a grant, the
 same word as the OAuth grant types. Table ``grants`` becomes ``authorizations`` and every
-``grant_id`` column becomes ``authorization_id``; indexes and constraints follow the naming
-convention. Access tokens keep their ``gid`` claim (tokens already issued stay valid).
+``grant_id`` column becomes ``authorization_id``, with their indexes. Access tokens keep their
+``gid`` claim, so tokens already issued stay valid.
+
+PostgreSQL renames the primary and foreign keys too. SQLite keeps their old names inside its
+table definitions: renaming them means rebuilding the tables, and rebuilding ``authorizations``
+with foreign keys on would cascade-delete every token that points at it. A later migration
+that drops one of those constraints by name on SQLite uses the old name.
 
 Revision ID: 0013
 Revises: 0012
@@ -19,33 +24,33 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
-# (table, index columns) of the indexes named after the old words.
-_TABLE_INDEXES = [('client_id',), ('expires_at',)]
+# Tables whose column points at the record, and whether that column is indexed.
 _CHILDREN = [('authorization_codes', True), ('refresh_tokens', True), ('device_codes', False)]
+# The record's own indexes: name suffix -> columns.
+_INDEXES = {'client_id': ['client_id'], 'expires_at': ['expires_at'],
+            'user_id_client_id': ['user_id', 'client_id']}
 
 
-def _rename(old_table, new_table, old_column, new_column):
-    """Rename the table, the child columns, and every index and constraint named after them."""
+def _rename(old, new, old_column, new_column):
+    """Table ``old`` -> ``new`` and each child's ``old_column`` -> ``new_column``, with the
+    indexes (and on PostgreSQL the constraints) named after them."""
     postgres = op.get_bind().dialect.name == 'postgresql'
-    op.rename_table(old_table, new_table)
-    for name in ('client_id', 'expires_at'):
-        _rename_index(f'ix_{old_table}_{name}', f'ix_{new_table}_{name}', new_table, [name], postgres)
-    _rename_index(f'ix_{old_table}_user_id_client_id', f'ix_{new_table}_user_id_client_id',
-                  new_table, ['user_id', 'client_id'], postgres)
+    op.rename_table(old, new)  # SQLite >= 3.26 rewrites the children's references
+    for suffix, columns in _INDEXES.items():
+        _rename_index(f'ix_{old}_{suffix}', f'ix_{new}_{suffix}', new, columns, postgres)
     if postgres:
-        op.execute(f'ALTER TABLE {new_table} RENAME CONSTRAINT pk_{old_table} TO pk_{new_table}')
+        op.execute(f'ALTER TABLE {new} RENAME CONSTRAINT pk_{old} TO pk_{new}')
         for column, target in (('client_id', 'clients'), ('user_id', 'users')):
-            op.execute(f'ALTER TABLE {new_table} RENAME CONSTRAINT '
-                       f'fk_{old_table}_{column}_{target} TO fk_{new_table}_{column}_{target}')
+            op.execute(f'ALTER TABLE {new} RENAME CONSTRAINT '
+                       f'fk_{old}_{column}_{target} TO fk_{new}_{column}_{target}')
     for child, indexed in _CHILDREN:
-        op.alter_column(child, old_column, new_column_name=new_column) if postgres else op.execute(
-            f'ALTER TABLE {child} RENAME COLUMN {old_column} TO {new_column}')
+        op.execute(f'ALTER TABLE {child} RENAME COLUMN {old_column} TO {new_column}')
         if indexed:
             _rename_index(f'ix_{child}_{old_column}', f'ix_{child}_{new_column}',
                           child, [new_column], postgres)
         if postgres:
-            op.execute(f'ALTER TABLE {child} RENAME CONSTRAINT fk_{child}_{old_column}_{old_table} '
-                       f'TO fk_{child}_{new_column}_{new_table}')
+            op.execute(f'ALTER TABLE {child} RENAME CONSTRAINT fk_{child}_{old_column}_{old} '
+                       f'TO fk_{child}_{new_column}_{new}')
 
 
 def _rename_index(old, new, table, columns, postgres):

@@ -519,6 +519,17 @@ def test_a_jti_is_single_use_even_in_a_fresh_assertion(
     assert_invalid_client(oauth.http.post("/token", data=assertion_form(pkj, again)))
 
 
+@pytest.mark.parametrize("number", [int, float], ids=["integer", "float"])
+def test_an_assertion_living_past_the_cap_is_invalid_client(
+    oauth: OAuthActions, app: Flask, pkj: RegisteredClient, number: type
+) -> None:
+    """CA-04: a client-signed assertion lives at most MAX_ASSERTION_LIFETIME, however its exp
+    is spelled (JSON numbers may carry a fraction; RFC 7519 §2 NumericDate)."""
+    exp = number(time.time() + MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY + 3600)
+    assertion = client_assertion(pkj, app.config["OAUTH_ISSUER"], exp=exp)
+    assert_invalid_client(oauth.http.post("/token", data=assertion_form(pkj, assertion)))
+
+
 @pytest.mark.live
 def test_parallel_uses_of_one_assertion_yield_at_most_one_token(
     pkj: RegisteredClient, live_server: LiveServer
