@@ -81,3 +81,12 @@ def test_no_two_classes_in_app_share_a_name() -> None:
             if isinstance(node, ast.ClassDef) and node.name != "Meta":  # marshmallow options
                 homes[node.name].append(module)
     assert {name: where for name, where in homes.items() if len(where) > 1} == {}
+
+
+def test_registration_accepts_exactly_the_grant_types_the_token_endpoint_serves() -> None:
+    """services.client_metadata keeps the names (services may not import app.oauth); they must
+    be the grant types app.oauth.server registers, which discovery and /token read."""
+    from app.oauth.server import GRANT_TYPES as SERVED
+    from app.services.client_metadata import GRANT_TYPES as REGISTRABLE
+
+    assert sorted(REGISTRABLE) == sorted(grant.GRANT_TYPE for grant in SERVED)
