@@ -26,7 +26,7 @@ migrate: install  ## apply database migrations (flask db upgrade)
 	$(BIN)/flask --app wsgi db upgrade
 
 run: migrate  ## install, migrate, serve with gunicorn on http://$(HOST):$(PORT)
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket --access-logfile - wsgi:app
+	FLASK_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket --access-logfile - wsgi:app
 
 test: install  ## install and run every test (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -8,9 +8,13 @@ budget: a kill means a bug or a stuck database, not a slow client's server.
 
 ``logger_class`` redacts tokens, codes and secrets from the access and error logs (LG-01); it
 is set here so that any gunicorn started with this file logs safely, with or without the flag.
+
+The issuer is logged once at start (``when_ready``, in the arbiter with ``--preload``; by each
+worker without it), so a wrong one (``OAUTH_ISSUER``, ``BIND``) shows before a client finds it.
 """
 
 import gc
+from typing import Any
 
 timeout = 30
 logger_class = "app.gunicorn_logging.Logger"
@@ -25,3 +29,21 @@ def pre_fork(server: object, worker: object) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def when_ready(server: Any) -> None:
+    """Log the issuer once, from the app the arbiter preloaded."""
+    if server.cfg.preload_app:
+        _log_issuer(server.log, server.app.wsgi())
+
+
+def post_worker_init(worker: Any) -> None:
+    """Without ``--preload`` only the workers build the app: each logs the issuer."""
+    if not worker.cfg.preload_app:
+        _log_issuer(worker.log, worker.wsgi)
+
+
+def _log_issuer(log: Any, app: Any) -> None:
+    from app.settings import settings
+
+    log.info("Tessera's issuer: %s", settings(app).oauth_issuer)

@@ -8,8 +8,11 @@ fork, so each child starts with an empty pool (SQLAlchemy's documented recipe).
 import ctypes
 import ctypes.util
 import os
+import sys
+from types import TracebackType
 
 from app import create_app
+from app.config import ConfigError
 from app.extensions import db
 
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -31,8 +34,31 @@ def _return_large_buffers_to_the_os() -> None:
         libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
 
 
+def _config_error_in_one_line(error: ConfigError) -> None:
+    """Let an uncaught ConfigError end the process with ``Error: KEY: reason``, no traceback.
+
+    ``flask --app wsgi ...`` imports this module outside any handler of its own, so a bad
+    setting would print a 30-line traceback around the one line that matters. gunicorn
+    catches the error itself (a RuntimeError) and prints that line already; only an error that
+    reaches the interpreter's top level meets this hook, which exits 1 as before.
+    """
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if value is error:
+            print(f"Error: {error}", file=sys.stderr)
+        else:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
 _return_large_buffers_to_the_os()
-app = create_app(migrations=False)  # Flask-Migrate only once a `flask db` command runs
+try:
+    app = create_app(migrations=False)  # Flask-Migrate only once a `flask db` command runs
+except ConfigError as error:
+    _config_error_in_one_line(error)
+    raise
 
 
 def _fresh_pool_in_child() -> None:

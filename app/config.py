@@ -124,6 +124,8 @@ def _derive(app: Flask) -> None:
     uri = config["SQLALCHEMY_DATABASE_URI"] or f"sqlite:///{app.instance_path}/tessera.sqlite"
     config["SQLALCHEMY_DATABASE_URI"] = normalize_database_uri(uri)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(config))
+    if not config["OAUTH_ISSUER"]:
+        config["OAUTH_ISSUER"] = issuer_for_bind(config["BIND"])
     config["OAUTH_ISSUER"] = str(config["OAUTH_ISSUER"]).rstrip("/")
     if not config["OAUTH_RESOURCE_AUDIENCE"]:
         config["OAUTH_RESOURCE_AUDIENCE"] = config["OAUTH_ISSUER"] + API_PATH
@@ -137,6 +139,25 @@ def _derive(app: Flask) -> None:
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["PERMANENT_SESSION_LIFETIME"] = config["LOGIN_SESSION_LIFETIME"]
     config["REMEMBER_COOKIE_DURATION"] = 0
+
+
+def issuer_for_bind(bind: Any) -> str:
+    """The default issuer of a server listening on ``bind`` (``host:port``): http on loopback.
+
+    A wildcard host (``0.0.0.0``, ``::``) serves loopback too, so the issuer names 127.0.0.1;
+    any other host needs an https OAUTH_ISSUER set by the operator.
+    """
+    host, colon, port = str(bind).rpartition(":") if isinstance(bind, str) else ("", "", "")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("BIND", "use host:port, e.g. 127.0.0.1:8000")
+    if not host or _is_wildcard(host):
+        host = "127.0.0.1"
+    if not is_loopback(host):
+        raise ConfigError(
+            "OAUTH_ISSUER", f"set it to the public https URL to serve on {bind} (off loopback)"
+        )
+    return f"http://{f'[{host}]' if ':' in host else host}:{int(port)}"
 
 
 def _instance_secret_key(path: Path) -> str:
@@ -169,6 +190,13 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         timeout = int(config["SQLITE_BUSY_TIMEOUT_MS"]) / 1000
         return {"connect_args": {"timeout": timeout}}
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def is_loopback(host: str | None) -> bool:

@@ -45,8 +45,12 @@ class Settings:
         [], "Previous key encryption keys, still opening keys until `flask keys rewrap`"
     )
     # Protocol
+    bind: str = _setting(
+        "127.0.0.1:5000",
+        "host:port the server listens on (`make run` passes HOST:PORT); only derives OAUTH_ISSUER",
+    )
     oauth_issuer: str = _setting(
-        "http://127.0.0.1:5000", "The issuer URL (https; http only on loopback)"
+        None, "The issuer URL (https; http only on loopback); http://BIND when unset"
     )
     oauth_resource_audience: str = _setting(
         None,

@@ -79,6 +79,12 @@ def test_instance_config_file_is_read(instance_path: Path) -> None:
         ({"RATELIMIT_KEY_PREFIX": 7}, "RATELIMIT_KEY_PREFIX"),
         ({"MAX_CONTENT_LENGTH": "64k"}, "MAX_CONTENT_LENGTH"),
         ({"WTF_CSRF_TIME_LIMIT": "forever"}, "WTF_CSRF_TIME_LIMIT"),
+        # The default issuer comes from BIND (make run's HOST:PORT)
+        ({"BIND": "8000"}, "BIND"),
+        ({"BIND": "127.0.0.1:http"}, "BIND"),
+        ({"BIND": "127.0.0.1:70000"}, "BIND"),
+        ({"BIND": 8000}, "BIND"),
+        ({"BIND": "10.0.0.5:8000"}, "OAUTH_ISSUER"),
     ],
 )
 def test_invalid_settings_are_refused_at_start_naming_the_key(
@@ -118,6 +124,43 @@ def test_one_old_key_encryption_key_may_be_given_as_a_string(
 ) -> None:
     monkeypatch.setenv("FLASK_KEY_ENCRYPTION_KEYS_OLD", "old-" + "k" * 40)
     assert create_app().config["KEY_ENCRYPTION_KEYS_OLD"] == ["old-" + "k" * 40]
+
+
+@pytest.mark.parametrize(
+    ("bind", "issuer"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("localhost:8080", "http://localhost:8080"),
+        ("0.0.0.0:8000", "http://127.0.0.1:8000"),
+        ("[::1]:8000", "http://[::1]:8000"),
+    ],
+)
+def test_the_default_issuer_is_the_address_served_on(
+    instance_path: Path, bind: str, issuer: str
+) -> None:
+    config = create_app({"BIND": bind}).config
+    assert config["OAUTH_ISSUER"] == issuer
+    assert config["OAUTH_RESOURCE_AUDIENCE"] == issuer + "/api/v1"
+
+
+def test_an_issuer_set_in_the_instance_config_wins_over_the_bind_variable(
+    instance_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instance_path.mkdir(parents=True)
+    (instance_path / "config.py").write_text('OAUTH_ISSUER = "https://id.example.com"\n')
+    monkeypatch.setenv("FLASK_BIND", "0.0.0.0:8000")  # what `make run HOST=0.0.0.0 PORT=8000` sets
+    assert create_app().config["OAUTH_ISSUER"] == "https://id.example.com"
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("users", "list"), ("routes",)])
+def test_a_bad_setting_stops_the_cli_with_one_line_naming_the_key(
+    instance_path: Path, command: tuple[str, ...]
+) -> None:
+    env = {"FLASK_INSTANCE_PATH": str(instance_path), "FLASK_OAUTH_CODE_TTL": "9999"}
+    result = flask_cli(env, *command)
+    assert result.returncode == 1
+    assert result.stderr == "Error: OAUTH_CODE_TTL: at most 600 seconds (RFC 6749 §4.1.2)\n"
+    assert result.stdout == ""
 
 
 def test_cli_refuses_to_start_with_a_bad_setting(instance_path: Path) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
+
+import pytest
 
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
@@ -62,3 +66,14 @@ def test_behind_a_tls_proxy_forwarded_proto_counts_as_https(
     plain = oauth.http.post("/token", data=form, base_url=internal, headers=headers)
     assert plain.status_code == 400
     assert plain.json is not None and plain.json["error"] == "insecure_transport"
+
+
+@pytest.mark.parametrize("app_config", [{"BIND": "127.0.0.1:8000"}], indirect=True)
+def test_the_iss_parameter_names_the_port_served_on(
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any
+) -> None:
+    """``make run PORT=8000`` passes BIND; with no OAUTH_ISSUER set it is the issuer."""
+    flow = oauth.approve(conf, scope="openid")
+    assert flow.params["iss"] == "http://127.0.0.1:8000"
+    payload = oauth.exchange(conf, flow).json["id_token"].split(".")[1]  # type: ignore[index]
+    assert json.loads(base64.urlsafe_b64decode(payload + "=="))["iss"] == flow.params["iss"]
