@@ -119,12 +119,7 @@ def _assertion_issuer(assertion: str) -> str | None:
 
 
 GENERIC_FAILURE = "Client authentication failed."
-_METHOD_HOW = {
-    CLIENT_SECRET_BASIC: "client_secret_basic",
-    CLIENT_SECRET_POST: "client_secret_post",
-    PRIVATE_KEY_JWT: "private_key_jwt",
-    PUBLIC_AUTH_METHOD: "none (no client credentials)",
-}
+_METHOD_HOW = {PUBLIC_AUTH_METHOD: f"{PUBLIC_AUTH_METHOD} (no client credentials)"}
 
 
 def registered_method(client: Any, method: str) -> None:
