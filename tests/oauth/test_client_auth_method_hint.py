@@ -136,3 +136,17 @@ def test_the_registered_method_still_works(
         response = send(oauth, "/introspect", credentials)
         assert response.status_code == 200, (client.client_id, response.get_data(as_text=True))
         assert response.json == {"active": False}
+
+
+@pytest.mark.limits(CLIENT_AUTH_FAILURE_LIMIT="3 per minute")
+def test_method_mismatches_count_as_client_authentication_failures(
+    oauth: OAuthActions, conf: RegisteredClient
+) -> None:
+    """The per-client failure throttle is unchanged: the right secret sent the wrong way counts
+    like a wrong secret, and after the limit even the registered way waits."""
+    for _ in range(3):
+        mismatch = send(oauth, "/introspect", by_post(conf.client_id, conf.client_secret or ""))
+        assert refusal(mismatch).startswith("This client is registered for client_secret_basic")
+    throttled = send(oauth, "/introspect", by_basic(conf.client_id, conf.client_secret or ""))
+    assert throttled.status_code == 429, throttled.get_data(as_text=True)
+    assert throttled.json["error"] == "too_many_requests"  # type: ignore[index]
