@@ -8,6 +8,7 @@ import sys
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from app.models.client import AUTH_METHOD_HINTS
 from app.services import demo, photos
 
 photos_cli = AppGroup("photos", help="Maintain the photo store.")
@@ -17,7 +18,7 @@ photos_cli = AppGroup("photos", help="Maintain the photo store.")
 @with_appcontext
 @click.option("--password-stdin", is_flag=True, help="Read bob's password from stdin.")
 def demo_command(password_stdin: bool) -> None:
-    """Create the demo story (bob, alice, photos, PhotoPrint). Safe to run twice."""
+    """Create the demo story (bob, alice, photos, PhotoPrint, an uploader). Safe to run twice."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     result = demo.seed(password or None)
     for username, secret in result.passwords.items():
@@ -26,10 +27,13 @@ def demo_command(password_stdin: bool) -> None:
     for username, count in result.photos.items():
         if count:
             click.echo(f"added {count} photos for {username}")
-    if result.client:
-        click.echo("registered PhotoPrint (redirect http://127.0.0.1:8080/callback):")
-        click.echo(json.dumps(result.client, indent=2))
-    if not (result.passwords or result.client or any(result.photos.values())):
+    for name, client in result.clients.items():
+        method = client["token_endpoint_auth_method"]
+        where = f"redirect {client['redirect_uri']}, scope {client['scope']}"
+        click.echo(f"registered {name} ({where}):")
+        click.echo(json.dumps({k: client[k] for k in ("client_id", "client_secret")}, indent=2))
+        click.echo(f"token_endpoint_auth_method: {method} ({AUTH_METHOD_HINTS.get(method, '')})")
+    if not (result.passwords or result.clients or any(result.photos.values())):
         click.echo("demo data already present; nothing changed")
 
 

@@ -23,6 +23,14 @@ PUBLIC_AUTH_METHOD = "none"  # a public client: PKCE, no credentials
 SECRET_AUTH_METHODS = (CLIENT_SECRET_BASIC, CLIENT_SECRET_POST)
 CONFIDENTIAL_AUTH_METHODS = (*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT)
 AUTH_METHODS = (*CONFIDENTIAL_AUTH_METHODS, PUBLIC_AUTH_METHOD)
+# How a client registered for each method authenticates (shown by ``demo`` and the admin
+# console: a request that uses another method is refused, naming the registered one).
+AUTH_METHOD_HINTS = {
+    CLIENT_SECRET_BASIC: "send the secret in an HTTP Basic header",
+    CLIENT_SECRET_POST: "send client_id and client_secret in the form body",
+    PRIVATE_KEY_JWT: "send a client_assertion JWT signed with a registered key",
+    PUBLIC_AUTH_METHOD: "a public client: send client_id alone, no secret, and use PKCE",
+}
 
 
 class Client(Base, ClientMixin):  # type: ignore[misc]
@@ -91,6 +99,11 @@ class Client(Base, ClientMixin):  # type: ignore[misc]
     @property
     def is_public(self) -> bool:
         return self.token_endpoint_auth_method == PUBLIC_AUTH_METHOD
+
+    @property
+    def auth_method_hint(self) -> str:
+        """How this client authenticates at the token endpoint, in words."""
+        return AUTH_METHOD_HINTS.get(self.token_endpoint_auth_method, "")
 
     # -- authlib ClientMixin ------------------------------------------------------------
     def get_client_id(self) -> str:

@@ -118,6 +118,30 @@ def _assertion_issuer(assertion: str) -> str | None:
     return issuer if isinstance(issuer, str) and issuer else None
 
 
+GENERIC_FAILURE = "Client authentication failed."
+_METHOD_HOW = {PUBLIC_AUTH_METHOD: f"{PUBLIC_AUTH_METHOD} (no client credentials)"}
+
+
+def registered_method(client: Any, method: str) -> None:
+    """Refuse a request whose method is not the one ``client`` is registered for, saying which.
+
+    Decided from the registration and the method the request presents only, before any secret
+    or assertion is checked, so a right and a wrong secret get the same answer. An unknown
+    client gets the generic answer: nothing tells it apart from a wrong secret.
+    """
+    if client is None:
+        raise InvalidClientError(status_code=401, description=GENERIC_FAILURE)
+    registered = client.token_endpoint_auth_method
+    if registered != method:
+        raise InvalidClientError(
+            status_code=401,
+            description=(
+                f"This client is registered for {_METHOD_HOW.get(registered, registered)}; "
+                f"the request used {_METHOD_HOW.get(method, method)}."
+            ),
+        )
+
+
 def secret_client(
     credentials: Credentials, method: str, endpoint: str, form: Any, query_client: Any
 ) -> Any:
@@ -135,9 +159,7 @@ def secret_client(
         return None
     client = query_client(client_id)
     if not client:
-        raise InvalidClientError(
-            status_code=401, description="The client does not exist on this server."
-        )
+        raise InvalidClientError(status_code=401, description=GENERIC_FAILURE)
     if client.check_client_secret(secret) and client.check_endpoint_auth_method(method, endpoint):
         return client
     return None

@@ -32,8 +32,10 @@ from app.oauth.authlib_seam import (
     build_grant,
 )
 from app.oauth.client_auth import (
+    GENERIC_FAILURE,
     PrivateKeyJWT,
     presented_credentials,
+    registered_method,
     secret_client,
 )
 from app.oauth.device import DeviceAuthorization, DeviceCodeGrant
@@ -109,6 +111,9 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         in a Basic header would fall through to ``none`` and succeed; here the credentials
         present decide the only method that may be tried. The credentials are read once
         (``client_auth.presented_credentials``) and the client once, through Core.
+        A client named by the request but registered for another method is told which one
+        before any secret or assertion is checked (``client_auth.registered_method``), so the
+        answer is the same whether the secret was right or not.
         At the token endpoint a DPoP proof's jti is recorded now, never before.
         """
         credentials = presented_credentials(flask_request)
@@ -116,34 +121,35 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             raise InvalidRequestError("Use one client authentication method per request.")
         method = credentials.method
         try:
+            if method in SECRET_AUTH_METHODS and credentials.malformed_basic:
+                raise ValueError("malformed Basic credentials")
+            query = _OnceLookup(_client_query(request, endpoint))
+            if credentials.client_id is not None:
+                registered_method(query(credentials.client_id), method)
             if method not in methods:
                 client = None
             elif method in SECRET_AUTH_METHODS:
-                if credentials.malformed_basic:
-                    raise ValueError("malformed Basic credentials")
-                client = secret_client(
-                    credentials, method, endpoint, request.form, _client_query(request, endpoint)
-                )
+                client = secret_client(credentials, method, endpoint, request.form, query)
             else:  # private_key_jwt and none: authlib's checks, with the Core lookup
                 client = authenticate_method(
                     method,
                     self.client_auth_methods[method],
-                    clients.find_client_record,
+                    query if query.plain else clients.find_client_record,
                     request,
                     endpoint,
                 )
             if client is None:
-                raise InvalidClientError(description="Client authentication failed.")
+                raise InvalidClientError(description=GENERIC_FAILURE)
         # ValueError: a Basic header that is not base64 "id:secret"; RecursionError: an
         # assertion whose JSON nests past the json module's depth limit.
         except (ValueError, RecursionError):
-            error = InvalidClientError(description="Client authentication failed.")
+            error = InvalidClientError(description=GENERIC_FAILURE)
             error.status_code = 401
             raise error from None
         except InvalidClientError as error:
             # RFC 6749 §5.2: 401 with a Basic challenge, whichever way the client tried.
             if not error.description:
-                error.description = "Client authentication failed."
+                error.description = GENERIC_FAILURE
             error.status_code = 401
             raise
         request.auth_method = method
@@ -199,6 +205,21 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         response: Response = self.handle_error_response(request, error)
         add_issuer_parameter(self.issuer_parameter, self, response)
         return response
+
+
+class _OnceLookup:
+    """A client lookup that reads each client_id once per request: the registered-method
+    check and the method's own check share the row."""
+
+    def __init__(self, query: Any) -> None:
+        self._query = query
+        self._found: dict[str, Any] = {}
+        self.plain = query is clients.find_client_record  # no own_authorization read along
+
+    def __call__(self, client_id: str) -> Any:
+        if client_id not in self._found:
+            self._found[client_id] = self._query(client_id)
+        return self._found[client_id]
 
 
 def _client_query(request: Any, endpoint: str) -> Any:

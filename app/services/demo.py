@@ -1,4 +1,5 @@
-"""The demo story: bob and alice with a few photos each, and the PhotoPrint client.
+"""The demo story: bob and alice with a few photos each, the PhotoPrint client, and an
+uploader client with photos.write for the API's upload example (docs/api.md).
 
 Idempotent: whatever already exists is left alone, so running it twice changes nothing.
 """
@@ -23,6 +24,13 @@ PHOTOPRINT = {
     "scope": "openid profile offline_access photos.read",
     "client_uri": "https://photoprint.example",
 }
+UPLOADER = {
+    "client_name": "Demo uploader",
+    "redirect_uris": ["http://127.0.0.1:8080/callback"],
+    "grant_types": ["authorization_code", "refresh_token"],
+    "scope": "openid profile offline_access photos.read photos.write",
+}
+DEMO_CLIENTS = (PHOTOPRINT, UPLOADER)
 PALETTES = {
     "bob": [((31, 119, 180), "Harbour"), ((44, 160, 44), "Meadow"), ((214, 39, 40), "Sunset")],
     "alice": [((148, 103, 189), "Lavender"), ((255, 127, 14), "Autumn")],
@@ -34,8 +42,14 @@ class DemoResult:
     """What was created this run, with the secrets to show this once."""
 
     passwords: dict[str, str] = field(default_factory=dict)
-    client: dict[str, str] | None = None
+    #: client_name -> client_id, client_secret, token_endpoint_auth_method, redirect_uri, scope
+    clients: dict[str, dict[str, str]] = field(default_factory=dict)
     photos: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def client(self) -> dict[str, str] | None:
+        """PhotoPrint's, if it was registered this run."""
+        return self.clients.get(str(PHOTOPRINT["client_name"]))
 
 
 def seed(bob_password: str | None = None) -> DemoResult:
@@ -46,9 +60,17 @@ def seed(bob_password: str | None = None) -> DemoResult:
             users.create_user(users.NewUser(username, f"{username}@example.com", password))
             result.passwords[username] = password
         result.photos[username] = _seed_photos(username)
-    if db.session.scalar(select(Client).where(Client.client_name == "PhotoPrint")) is None:
-        info = clients.register_client(PHOTOPRINT).information_response()
-        result.client = {"client_id": info["client_id"], "client_secret": info["client_secret"]}
+    for metadata in DEMO_CLIENTS:
+        name = str(metadata["client_name"])
+        if db.session.scalar(select(Client).where(Client.client_name == name)) is None:
+            info = clients.register_client(dict(metadata)).information_response()
+            result.clients[name] = {
+                "client_id": info["client_id"],
+                "client_secret": info["client_secret"],
+                "token_endpoint_auth_method": info["token_endpoint_auth_method"],
+                "redirect_uri": info["redirect_uris"][0],
+                "scope": info["scope"],
+            }
     return result
 
 

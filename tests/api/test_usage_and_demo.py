@@ -160,7 +160,7 @@ def test_demo_creates_bob_alice_photoprint_and_their_photos(
     result = run(app, "demo")
     state = snapshot(app, instance_path)
     assert state["photos"] == {"bob": 3, "alice": 2}
-    assert state["clients"] == ["PhotoPrint"]
+    assert state["clients"] == ["Demo uploader", "PhotoPrint"]
     assert len(state["files"]) == 5
     with app.app_context():
         for photo in db.session.scalars(select(Photo)):
@@ -231,7 +231,7 @@ def test_the_demo_story_runs_end_to_end_through_the_api(app: Flask, instance_pat
     """Bob signs in with his stdin password, approves PhotoPrint and lists his three photos."""
     password = "bobs own demo passphrase"
     result = run(app, "demo", "--password-stdin", stdin=password + "\n")
-    secrets_json = re.search(r"\{.*\}", result.output, re.DOTALL)
+    secrets_json = re.search(r"\{.*?\n\}", result.output, re.DOTALL)  # PhotoPrint's, first
     assert secrets_json, result.output
     credentials = json.loads(secrets_json.group(0))
     with app.app_context():
