@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
+from PIL import Image
 
 from tests.api.conftest import image_bytes
 from tests.helpers import AuthActions, csrf_token_from
@@ -34,10 +37,6 @@ def test_upload_shows_a_thumbnail(client: FlaskClient, auth: AuthActions, bob: A
 def test_a_large_photo_passes_the_form_body_limit(
     client: FlaskClient, auth: AuthActions, bob: Any
 ) -> None:
-    import os
-
-    from PIL import Image
-
     noisy = Image.frombytes("RGB", (600, 400), os.urandom(600 * 400 * 3))
     out = io.BytesIO()
     noisy.save(out, format="PNG")
@@ -54,6 +53,67 @@ def test_not_an_image_is_refused_on_the_page(
     assert response.status_code == 415
     assert "The file is not a JPEG, PNG, WebP or GIF image." in response.get_data(as_text=True)
     assert "No photos yet." in client.get("/account/photos").get_data(as_text=True)
+
+
+def noisy_png(side: int) -> bytes:
+    """Random pixels do not compress: about 3 x side^2 bytes."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def upload_form_title(html: str) -> str:
+    """The value of the upload form's title field ("" when empty)."""
+    tag = html.split('class="upload"', 1)[1].split('name="title"', 1)[1].split(">", 1)[0]
+    return tag.split('value="', 1)[1].split('"', 1)[0] if 'value="' in tag else ""
+
+
+SMALL_LIMIT = {"PHOTO_MAX_BYTES": 20_000}
+
+
+@pytest.mark.parametrize("app_config", [SMALL_LIMIT], indirect=True)
+def test_a_photo_over_the_limit_shows_the_form_again_with_the_limit_in_words(
+    client: FlaskClient, auth: AuthActions, bob: Any
+) -> None:
+    """The body was read (within the form's allowance), the file is over PHOTO_MAX_BYTES."""
+    auth.login()
+    data = noisy_png(100)
+    assert 20_000 < len(data) < 64 * 1024
+    response = upload(client, data, title="Dunes at dusk")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "<h1>My photos</h1>" in html
+    size = f"{len(data) / 1000:.1f} kB"
+    assert f"The photo is {size}; the limit is 20.0 kB. Choose a smaller photo." in html
+    assert upload_form_title(html) == "Dunes at dusk"  # what the user typed is kept
+    assert 'name="csrf_token"' in html
+    assert "No photos yet." in client.get("/account/photos").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [SMALL_LIMIT], indirect=True)
+def test_a_body_refused_unread_shows_the_empty_form_and_says_what_was_refused(
+    client: FlaskClient, auth: AuthActions, bob: Any
+) -> None:
+    auth.login()
+    data = noisy_png(250)
+    assert len(data) > 20_000 + 64 * 1024  # over the body limit of the upload route
+    response = upload(client, data, title="Dunes at dusk")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert "<h1>My photos</h1>" in html
+    assert "The upload is " in html and "; the limit is 20.0 kB for a photo." in html
+    assert "refused before it was read" in html
+    assert upload_form_title(html) == ""
+    assert 'name="csrf_token"' in html and 'type="file"' in html
+    assert "No photos yet." in client.get("/account/photos").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [SMALL_LIMIT], indirect=True)
+def test_a_refused_body_from_nobody_signed_in_gets_the_plain_413(client: FlaskClient) -> None:
+    form = {"title": "x", "photo": (io.BytesIO(b"\0" * 200_000), "big.png")}
+    response = client.post("/account/photos", data=form, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "My photos" not in response.get_data(as_text=True)
 
 
 def test_rename_and_delete(client: FlaskClient, auth: AuthActions, bob: Any) -> None:
