@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -116,11 +116,34 @@ def rename(photo_id: str) -> ResponseReturnValue:
     return redirect("/account/photos", code=303)
 
 
+def _confirm_delete_page(photo: Photo) -> ResponseReturnValue:
+    name = f"“{photo.title}”" if photo.title else "this untitled photo"
+    return render_template(
+        "account/confirm.html",
+        question=f"Delete {name}?",
+        consequences=["The photo and its file are removed; this cannot be undone."],
+        action=url_for("my_photos.delete", photo_id=photo.id),
+        verb="Delete",
+        cancel=url_for("my_photos.list_photos"),
+    )
+
+
+@bp.get("/photos/<photo_id>/delete")
+@login_required  # type: ignore[untyped-decorator]
+def confirm_delete(photo_id: str) -> ResponseReturnValue:
+    """Ask before deleting: "Delete <title>?" with a Delete button (a POST form) and Cancel."""
+    return _confirm_delete_page(_own(photo_id))
+
+
 @bp.post("/photos/<photo_id>/delete")
 @login_required  # type: ignore[untyped-decorator]
 def delete(photo_id: str) -> ResponseReturnValue:
-    """Delete a photo and its file."""
-    photos.delete(_own(photo_id))
+    """Delete a photo and its file, once confirmed (``confirm=yes``, sent by the confirm page);
+    without it, the confirm page."""
+    photo = _own(photo_id)
+    if request.form.get("confirm") != "yes":
+        return _confirm_delete_page(photo)
+    photos.delete(photo)
     return redirect("/account/photos", code=303)
 
 

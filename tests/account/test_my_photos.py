@@ -126,7 +126,9 @@ def test_rename_and_delete(client: FlaskClient, auth: AuthActions, bob: Any) -> 
     renamed = client.post(rename_action, data={"csrf_token": token, f"{photo_id}-title": "Dunes"})
     assert renamed.status_code == 303
     assert 'alt="Dunes"' in client.get("/account/photos").get_data(as_text=True)
-    deleted = client.post(f"/account/photos/{photo_id}/delete", data={"csrf_token": token})
+    deleted = client.post(
+        f"/account/photos/{photo_id}/delete", data={"csrf_token": token, "confirm": "yes"}
+    )
     assert deleted.status_code == 303
     assert "No photos yet." in client.get("/account/photos").get_data(as_text=True)
 
@@ -144,12 +146,77 @@ def test_another_users_photo_cannot_be_touched(
     auth.login("bob")
     token = csrf_token_from(client.get("/account/photos").get_data(as_text=True))
     assert client.get(f"/account/photos/{photo_id}/thumbnail").status_code == 404
-    assert (
-        client.post(f"/account/photos/{photo_id}/delete", data={"csrf_token": token}).status_code
-        == 404
-    )
+    assert client.get(f"/account/photos/{photo_id}/delete").status_code == 404
+    for confirm in ({}, {"confirm": "yes"}):
+        deleted = client.post(
+            f"/account/photos/{photo_id}/delete", data={"csrf_token": token, **confirm}
+        )
+        assert deleted.status_code == 404
     assert (
         client.post(f"/account/photos/{photo_id}/rename", data={"csrf_token": token}).status_code
         == 404
     )
     assert "No photos yet." not in alice.get("/account/photos").get_data(as_text=True)
+
+
+def only_photo_id(client: FlaskClient) -> str:
+    html = client.get("/account/photos").get_data(as_text=True)
+    return html.split("/account/photos/", 1)[1].split("/", 1)[0]
+
+
+def test_delete_asks_first_on_a_page_with_a_csrf_protected_form(
+    client: FlaskClient, auth: AuthActions, bob: Any
+) -> None:
+    auth.login()
+    upload(client, image_bytes(), title="Harbour <b>at</b> dusk")
+    photo_id = only_photo_id(client)
+    listing = client.get("/account/photos").get_data(as_text=True)
+    assert f'href="/account/photos/{photo_id}/delete"' in listing  # a link, not a form
+
+    page = client.get(f"/account/photos/{photo_id}/delete")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<h1>Delete “Harbour &lt;b&gt;at&lt;/b&gt; dusk”?</h1>" in html
+    form = html.split('<form method="post" action="/account/photos/', 1)[1].split("</form>")[0]
+    assert form.startswith(f'{photo_id}/delete"')
+    assert 'name="confirm" value="yes"' in form
+    assert csrf_token_from(form)
+    assert '<a href="/account/photos">Cancel</a>' in form
+    assert 'alt="Harbour <b>at</b> dusk"' not in html
+    assert "Harbour &lt;b&gt;at&lt;/b&gt; dusk" in client.get("/account/photos").get_data(
+        as_text=True
+    )  # showing the confirm page deleted nothing
+
+    deleted = client.post(
+        f"/account/photos/{photo_id}/delete",
+        data={"csrf_token": csrf_token_from(form), "confirm": "yes"},
+    )
+    assert deleted.status_code == 303
+    assert "No photos yet." in client.get("/account/photos").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("confirm", [None, "", "no", "YES"])
+def test_a_delete_post_without_confirmation_shows_the_confirm_page_and_deletes_nothing(
+    client: FlaskClient, auth: AuthActions, bob: Any, confirm: str | None
+) -> None:
+    auth.login()
+    upload(client, image_bytes(), title="Harbour")
+    photo_id = only_photo_id(client)
+    token = csrf_token_from(client.get("/account/photos").get_data(as_text=True))
+    data = {"csrf_token": token} | ({} if confirm is None else {"confirm": confirm})
+    response = client.post(f"/account/photos/{photo_id}/delete", data=data)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<h1>Delete “Harbour”?</h1>" in html and 'name="confirm" value="yes"' in html
+    assert 'alt="Harbour"' in client.get("/account/photos").get_data(as_text=True)
+
+
+def test_the_confirmed_delete_still_needs_the_csrf_token(
+    client: FlaskClient, auth: AuthActions, bob: Any
+) -> None:
+    auth.login()
+    upload(client, image_bytes(), title="Harbour")
+    photo_id = only_photo_id(client)
+    response = client.post(f"/account/photos/{photo_id}/delete", data={"confirm": "yes"})
+    assert response.status_code == 400
+    assert 'alt="Harbour"' in client.get("/account/photos").get_data(as_text=True)

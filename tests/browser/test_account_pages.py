@@ -140,7 +140,15 @@ def test_revoking_in_my_apps_makes_the_api_refuse_the_token(
     item = page.get_by_role("listitem").filter(has_text="PhotoPrint").first
     assert "read 1 photos" in item.inner_text()
     with page.expect_navigation():
-        item.get_by_role("button", name="Revoke").click()
+        item.get_by_role("link", name="Revoke").click()
+    assert page.get_by_role("heading", name="Revoke PhotoPrint?").is_visible()
+    assert requests.get(api, headers=bearer, timeout=10).status_code == 200  # nothing yet
+    with page.expect_navigation():
+        page.get_by_role("link", name="Cancel").click()
+    with page.expect_navigation():
+        item.get_by_role("link", name="Revoke").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Revoke").click()
     assert page.get_by_text("You have not allowed any app").is_visible()
     assert requests.get(api, headers=bearer, timeout=10).status_code == 401
 
@@ -166,7 +174,10 @@ def test_my_photos_upload_rename_delete(
         page.get_by_role("button", name="Rename").click()
     assert page.get_by_role("img", name="Harbour at dusk").is_visible()
     with page.expect_navigation():
-        page.get_by_role("button", name="Delete Harbour at dusk").click()
+        page.get_by_role("link", name="Delete Harbour at dusk").click()
+    assert page.get_by_role("heading", name="Delete “Harbour at dusk”?").is_visible()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete").click()
     assert page.get_by_text("No photos yet.").is_visible()
 
 
