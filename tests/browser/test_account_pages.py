@@ -181,6 +181,40 @@ def test_my_photos_upload_rename_delete(
     assert page.get_by_text("No photos yet.").is_visible()
 
 
+def noisy_png(path: Any, side: int) -> int:
+    """Random pixels (they do not compress) as a PNG at ``path``; returns its size."""
+    import os
+
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path, format="PNG")
+    return int(path.stat().st_size)
+
+
+@pytest.mark.limits(PHOTO_MAX_BYTES=20_000)
+def test_an_upload_over_the_limit_shows_my_photos_again(
+    live_server: LiveServer, cli_env: dict[str, str], page: Any, callback_url: str, tmp_path: Any
+) -> None:
+    register(cli_env, callback_url)
+    sign_in(page, live_server.url, "/account/photos")
+    over = tmp_path / "over.png"
+    assert 20_000 < noisy_png(over, 100) < 64 * 1024  # read, then refused by the view
+    page.get_by_label("Photo").set_input_files(str(over))
+    page.get_by_label("Title").fill("Dunes")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upload").click()
+    assert page.get_by_role("heading", name="My photos").is_visible()
+    assert "the limit is 20.0 kB" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Title").input_value() == "Dunes"
+
+    huge = tmp_path / "huge.png"
+    assert noisy_png(huge, 300) > 20_000 + 64 * 1024  # refused before the body is read
+    page.get_by_label("Photo").set_input_files(str(huge))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upload").click()
+    assert page.get_by_role("heading", name="My photos").is_visible()
+    assert "refused before it was read" in page.get_by_role("alert").inner_text()
+    assert page.get_by_text("No photos yet.").is_visible()
+
+
 @pytest.mark.parametrize("path", ["/account/apps", "/account/photos"])
 def test_pages_fit_a_360_px_phone(
     live_server: LiveServer, cli_env: dict[str, str], browser: Any, callback_url: str, path: str
