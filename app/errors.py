@@ -135,7 +135,8 @@ def error_response(
     return response
 
 
-def _handle_http_exception(exc: HTTPException) -> Response:
+def http_exception_response(exc: HTTPException) -> Response:
+    """The error page or JSON error of an HTTPException, by the route's error surface."""
     status = exc.code or 500
     headers: dict[str, str] = {}
     if exc.response is not None and exc.response.headers:
@@ -174,7 +175,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(HTTPException, http_exception_response)
     app.register_error_handler(TesseraError, _handle_tessera_error)
     app.register_error_handler(OperationalError, _handle_database_down)
     app.register_error_handler(DataError, _handle_bad_data)

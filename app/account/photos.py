@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.account.forms import RenamePhotoForm, UploadPhotoForm
-from app.errors import TesseraError
+from app.errors import TesseraError, http_exception_response
 from app.models import Photo
 from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit, rate_limited
 from app.services import images, photos, quotas
+from app.settings import settings
 from app.upload_limits import hit as count_upload
 
 bp = declare(
@@ -63,9 +65,17 @@ def upload() -> ResponseReturnValue:
     form = UploadPhotoForm()
     if not form.validate_on_submit():
         return _page(form, "Choose a photo to upload.", 400)
+    limit = settings().photo_max_bytes  # the body may be a little larger: see _body_refused
+    raw = form.photo.data.read()
+    if len(raw) > limit:
+        message = (
+            f"The photo is {quotas.format_bytes(len(raw))}; "
+            f"the limit is {quotas.format_bytes(limit)}. Choose a smaller photo."
+        )
+        return _page(form, message, 413)
     try:
         count_upload("PHOTO_UPLOAD_LIMIT_PER_USER", "photo-upload-user", str(current_user.id))
-        photos.store_upload(current_user.id, form.photo.data.read(), form.title.data or "")
+        photos.store_upload(current_user.id, raw, form.title.data or "")
     except quotas.QuotaExceeded as exc:
         message = (
             f"This photo ({exc.size:,} bytes) does not fit your storage quota: "
@@ -75,6 +85,23 @@ def upload() -> ResponseReturnValue:
     except TesseraError as exc:
         return _page(form, exc.description, exc.status)
     return redirect("/account/photos", code=303)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _body_refused(exc: RequestEntityTooLarge) -> ResponseReturnValue:
+    """An upload whose body is over the limit is refused unread (by the CSRF check, which
+    parses the form first): show My photos again, saying what was refused, instead of a bare
+    413 page. The form comes back empty, since none of it was read."""
+    if request.endpoint != "my_photos.upload" or not current_user.is_authenticated:
+        return http_exception_response(exc)
+    limit = quotas.format_bytes(settings().photo_max_bytes)
+    size = request.content_length
+    refused = f"The upload is {quotas.format_bytes(size)}" if size else "The upload is too large"
+    message = (
+        f"{refused}; the limit is {limit} for a photo. It was refused before it was read: "
+        "choose a smaller photo and fill in the form again."
+    )
+    return _page(UploadPhotoForm(formdata=None), message, 413)
 
 
 @bp.post("/photos/<photo_id>/rename")
@@ -89,11 +116,34 @@ def rename(photo_id: str) -> ResponseReturnValue:
     return redirect("/account/photos", code=303)
 
 
+def _confirm_delete_page(photo: Photo) -> ResponseReturnValue:
+    name = f"“{photo.title}”" if photo.title else "this untitled photo"
+    return render_template(
+        "account/confirm.html",
+        question=f"Delete {name}?",
+        consequences=["The photo and its file are removed; this cannot be undone."],
+        action=url_for("my_photos.delete", photo_id=photo.id),
+        verb="Delete",
+        cancel=url_for("my_photos.list_photos"),
+    )
+
+
+@bp.get("/photos/<photo_id>/delete")
+@login_required  # type: ignore[untyped-decorator]
+def confirm_delete(photo_id: str) -> ResponseReturnValue:
+    """Ask before deleting: "Delete <title>?" with a Delete button (a POST form) and Cancel."""
+    return _confirm_delete_page(_own(photo_id))
+
+
 @bp.post("/photos/<photo_id>/delete")
 @login_required  # type: ignore[untyped-decorator]
 def delete(photo_id: str) -> ResponseReturnValue:
-    """Delete a photo and its file."""
-    photos.delete(_own(photo_id))
+    """Delete a photo and its file, once confirmed (``confirm=yes``, sent by the confirm page);
+    without it, the confirm page."""
+    photo = _own(photo_id)
+    if request.form.get("confirm") != "yes":
+        return _confirm_delete_page(photo)
+    photos.delete(photo)
     return redirect("/account/photos", code=303)
 
 

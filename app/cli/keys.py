@@ -30,10 +30,20 @@ def rotate_command(alg: str | None) -> None:
 
 @keys_cli.command("retire")
 @click.argument("kid")
-def retire_command(kid: str) -> None:
-    """Stop trusting a previous key: tokens it signed fail at once."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help=f"Retire even within {keys.ACTIVE_KEY_CACHE_SECONDS} s of the rotation that replaced "
+    "the key (workers may still sign with it; those tokens fail at once).",
+)
+def retire_command(kid: str, force: bool) -> None:
+    """Stop trusting a previous key: tokens it signed fail at once.
+
+    Refused for 30 s after the rotation that replaced the key (each worker remembers the
+    active key that long) unless --force.
+    """
     try:
-        keys.retire(kid)
+        keys.retire(kid, force=force)
     except ValidationError as exc:
         raise click.ClickException(exc.description) from exc
     click.echo(f"retired {kid}")

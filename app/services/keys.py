@@ -11,6 +11,7 @@ never changes), so a key is decrypted once per worker, not once per token.
 from __future__ import annotations
 
 import base64
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -153,13 +154,37 @@ def rotate(algs: tuple[str, ...] = SUPPORTED_ALGS) -> list[SigningKey]:
     return created
 
 
-def retire(kid: str) -> SigningKey:
-    """Stop trusting a key: tokens it signed fail at once. The active key cannot be retired."""
+def _successor(row: SigningKey) -> SigningKey | None:
+    """The key of ``row``'s algorithm that replaced it as the signing key (the next one made)."""
+    return db.session.scalar(
+        select(SigningKey)
+        .where(SigningKey.alg == row.alg, SigningKey.created_at > row.created_at)
+        .order_by(SigningKey.created_at)
+        .limit(1)
+    )
+
+
+def retire(kid: str, *, force: bool = False) -> SigningKey:
+    """Stop trusting a key: tokens it signed fail at once. The active key cannot be retired.
+
+    Nor, unless ``force``, a key replaced less than ACTIVE_KEY_CACHE_SECONDS ago: workers that
+    cached it as the active key may still sign new tokens with it, which would be dead on
+    arrival once it is retired.
+    """
     row = db.session.get(SigningKey, kid)
     if row is None:
         raise ValidationError(f"no key with kid {kid!r}")
     if row.status == STATUS_ACTIVE:
         raise ValidationError(f"key {kid!r} is active; rotate first, then retire it")
+    successor = _successor(row) if row.status == STATUS_PREVIOUS and not force else None
+    if successor is not None:
+        age = (utcnow() - successor.created_at).total_seconds()
+        if age < ACTIVE_KEY_CACHE_SECONDS:
+            wait = max(1, math.ceil(ACTIVE_KEY_CACHE_SECONDS - age))
+            raise ValidationError(
+                f"key {successor.kid} became the signing key {max(0, int(age))} s ago; "
+                f"workers may sign with the old key for {wait} s more; retry then or pass --force"
+            )
     row.status = STATUS_RETIRED
     row.retired_at = utcnow()
     audit.record("key.retired", detail=f"{row.alg} key {kid} no longer verifies")

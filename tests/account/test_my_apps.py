@@ -42,7 +42,8 @@ def test_revoke_ends_every_token_of_that_app_at_once(
     assert api.get("/photos").status_code == 200
     page = oauth.http.get("/account/apps").get_data(as_text=True)
     response = oauth.http.post(
-        f"/account/apps/{conf.client_id}/revoke", data={"csrf_token": csrf_token_from(page)}
+        f"/account/apps/{conf.client_id}/revoke",
+        data={"csrf_token": csrf_token_from(page), "confirm": "yes"},
     )
     assert response.status_code == 303
     assert api.get("/photos").status_code == 401
@@ -58,8 +59,45 @@ def test_revoke_ends_every_token_of_that_app_at_once(
 
 def test_revoke_needs_csrf_and_post(oauth: OAuthActions, conf: RegisteredClient, bob: Any) -> None:
     oauth.tokens_for(conf)
-    assert oauth.http.post(f"/account/apps/{conf.client_id}/revoke").status_code == 400
-    assert oauth.http.get(f"/account/apps/{conf.client_id}/revoke").status_code == 405
+    revoke = f"/account/apps/{conf.client_id}/revoke"
+    assert oauth.http.post(revoke, data={"confirm": "yes"}).status_code == 400
+    assert oauth.http.get(revoke).status_code == 200  # the confirm page, which revokes nothing
+    assert "PhotoPrint" in oauth.http.get("/account/apps").get_data(as_text=True)
+
+
+def test_revoke_asks_first_on_a_page_with_a_csrf_protected_form(
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, app: Any
+) -> None:
+    tokens = oauth.tokens_for(conf, scope="openid photos.read")
+    api = PhotoApi(app.test_client(), tokens["access_token"])
+    listing = oauth.http.get("/account/apps").get_data(as_text=True)
+    revoke = f"/account/apps/{conf.client_id}/revoke"
+    assert f'href="{revoke}"' in listing  # a link to the confirm page, not a form
+
+    html = oauth.http.get(revoke).get_data(as_text=True)
+    assert "<h1>Revoke PhotoPrint?</h1>" in html
+    form = html.split(f'<form method="post" action="{revoke}"', 1)[1].split("</form>")[0]
+    assert 'name="confirm" value="yes"' in form
+    assert '<a href="/account/apps">Cancel</a>' in form
+    assert api.get("/photos").status_code == 200  # showing the page revoked nothing
+
+    done = oauth.http.post(revoke, data={"csrf_token": csrf_token_from(form), "confirm": "yes"})
+    assert done.status_code == 303
+    assert api.get("/photos").status_code == 401
+
+
+@pytest.mark.parametrize("confirm", [None, "", "no"])
+def test_a_revoke_post_without_confirmation_shows_the_confirm_page_and_revokes_nothing(
+    oauth: OAuthActions, conf: RegisteredClient, bob: Any, app: Any, confirm: str | None
+) -> None:
+    tokens = oauth.tokens_for(conf, scope="openid photos.read")
+    api = PhotoApi(app.test_client(), tokens["access_token"])
+    token = csrf_token_from(oauth.http.get("/account/apps").get_data(as_text=True))
+    data = {"csrf_token": token} | ({} if confirm is None else {"confirm": confirm})
+    response = oauth.http.post(f"/account/apps/{conf.client_id}/revoke", data=data)
+    assert response.status_code == 200
+    assert "<h1>Revoke PhotoPrint?</h1>" in response.get_data(as_text=True)
+    assert api.get("/photos").status_code == 200
     assert "PhotoPrint" in oauth.http.get("/account/apps").get_data(as_text=True)
 
 
@@ -69,10 +107,13 @@ def test_revoking_an_app_you_never_allowed_is_404(
 ) -> None:
     oauth.sign_in()
     page = oauth.http.get("/account/apps").get_data(as_text=True)
-    response = oauth.http.post(
-        f"/account/apps/{client_id}/revoke", data={"csrf_token": csrf_token_from(page)}
-    )
-    assert response.status_code == 404
+    for confirm in ({}, {"confirm": "yes"}):
+        response = oauth.http.post(
+            f"/account/apps/{client_id}/revoke",
+            data={"csrf_token": csrf_token_from(page), **confirm},
+        )
+        assert response.status_code == 404
+    assert oauth.http.get(f"/account/apps/{client_id}/revoke").status_code == 404
 
 
 def test_one_users_revoke_leaves_another_users_tokens(
@@ -84,7 +125,8 @@ def test_one_users_revoke_leaves_another_users_tokens(
     oauth.tokens_for(conf, scope="openid photos.read")
     page = oauth.http.get("/account/apps").get_data(as_text=True)
     oauth.http.post(
-        f"/account/apps/{conf.client_id}/revoke", data={"csrf_token": csrf_token_from(page)}
+        f"/account/apps/{conf.client_id}/revoke",
+        data={"csrf_token": csrf_token_from(page), "confirm": "yes"},
     )
     assert (
         PhotoApi(app.test_client(), carol_token["access_token"]).get("/photos").status_code == 200

@@ -37,7 +37,8 @@ def test_sign_ins_consents_revocations_and_reuse_are_recorded(
     oauth.token(conf, grant_type="refresh_token", refresh_token=tokens["refresh_token"])
     page = oauth.http.get("/account/apps").get_data(as_text=True)
     oauth.http.post(
-        f"/account/apps/{conf.client_id}/revoke", data={"csrf_token": csrf_token_from(page)}
+        f"/account/apps/{conf.client_id}/revoke",
+        data={"csrf_token": csrf_token_from(page), "confirm": "yes"},
     )
     recorded = kinds(app)
     for kind in ("client.registered", "user.created", "sign_in.failed", "sign_in.ok",

@@ -140,7 +140,15 @@ def test_revoking_in_my_apps_makes_the_api_refuse_the_token(
     item = page.get_by_role("listitem").filter(has_text="PhotoPrint").first
     assert "read 1 photos" in item.inner_text()
     with page.expect_navigation():
-        item.get_by_role("button", name="Revoke").click()
+        item.get_by_role("link", name="Revoke").click()
+    assert page.get_by_role("heading", name="Revoke PhotoPrint?").is_visible()
+    assert requests.get(api, headers=bearer, timeout=10).status_code == 200  # nothing yet
+    with page.expect_navigation():
+        page.get_by_role("link", name="Cancel").click()
+    with page.expect_navigation():
+        item.get_by_role("link", name="Revoke").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Revoke").click()
     assert page.get_by_text("You have not allowed any app").is_visible()
     assert requests.get(api, headers=bearer, timeout=10).status_code == 401
 
@@ -166,7 +174,44 @@ def test_my_photos_upload_rename_delete(
         page.get_by_role("button", name="Rename").click()
     assert page.get_by_role("img", name="Harbour at dusk").is_visible()
     with page.expect_navigation():
-        page.get_by_role("button", name="Delete Harbour at dusk").click()
+        page.get_by_role("link", name="Delete Harbour at dusk").click()
+    assert page.get_by_role("heading", name="Delete “Harbour at dusk”?").is_visible()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete").click()
+    assert page.get_by_text("No photos yet.").is_visible()
+
+
+def noisy_png(path: Any, side: int) -> int:
+    """Random pixels (they do not compress) as a PNG at ``path``; returns its size."""
+    import os
+
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path, format="PNG")
+    return int(path.stat().st_size)
+
+
+@pytest.mark.limits(PHOTO_MAX_BYTES=20_000)
+def test_an_upload_over_the_limit_shows_my_photos_again(
+    live_server: LiveServer, cli_env: dict[str, str], page: Any, callback_url: str, tmp_path: Any
+) -> None:
+    register(cli_env, callback_url)
+    sign_in(page, live_server.url, "/account/photos")
+    over = tmp_path / "over.png"
+    assert 20_000 < noisy_png(over, 100) < 64 * 1024  # read, then refused by the view
+    page.get_by_label("Photo").set_input_files(str(over))
+    page.get_by_label("Title").fill("Dunes")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upload").click()
+    assert page.get_by_role("heading", name="My photos").is_visible()
+    assert "the limit is 20.0 kB" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Title").input_value() == "Dunes"
+
+    huge = tmp_path / "huge.png"
+    assert noisy_png(huge, 300) > 20_000 + 64 * 1024  # refused before the body is read
+    page.get_by_label("Photo").set_input_files(str(huge))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Upload").click()
+    assert page.get_by_role("heading", name="My photos").is_visible()
+    assert "refused before it was read" in page.get_by_role("alert").inner_text()
     assert page.get_by_text("No photos yet.").is_visible()
 
 

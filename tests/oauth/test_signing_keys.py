@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet, import_key
 
+from tests.lanes import Clock
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k", "oth"}
@@ -139,12 +140,18 @@ def test_rotation_keeps_the_old_key_published_and_its_tokens_valid(
 
 
 def test_retiring_the_old_key_ends_the_tokens_it_signed(
-    app: Flask, client: FlaskClient, oauth: OAuthActions, conf: RegisteredClient, bob: Any
+    app: Flask,
+    client: FlaskClient,
+    oauth: OAuthActions,
+    conf: RegisteredClient,
+    bob: Any,
+    clock: Clock,
 ) -> None:
     before = oauth.tokens_for(conf, scope="openid profile offline_access")
     old_kid = header_of(before["access_token"])["kid"]
     new = rotate(app)
     after = oauth.tokens_for(conf, scope="openid profile")
+    clock.advance(31)  # past the workers' active-key cache
 
     result = cli(app, "keys", "retire", old_kid)
     assert result.exit_code == 0, result.output
@@ -163,6 +170,65 @@ def test_retiring_the_old_key_ends_the_tokens_it_signed(
     assert refreshed.json is not None
     assert header_of(refreshed.json["access_token"])["kid"] == new["ES256"]
     assert oauth.userinfo(refreshed.json["access_token"]).status_code == 200
+
+
+def test_retiring_right_after_rotating_is_refused_with_the_wait(
+    app: Flask, client: FlaskClient, oauth: OAuthActions, conf: RegisteredClient, bob: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    """Workers cache the active key for 30 s: a key retired sooner may still sign new tokens."""
+    token = oauth.tokens_for(conf)["access_token"]
+    old_kid = header_of(token)["kid"]
+    new = rotate(app, "--alg", "ES256")
+
+    clock.advance(4)
+    result = cli(app, "keys", "retire", old_kid)
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: ")
+    assert f"key {new['ES256']} became the signing key 4 s ago" in result.output
+    assert "for 26 s more; retry then or pass --force" in result.output
+    assert key_table(app)[old_kid] == ("ES256", "previous")
+    assert old_kid in kids(client)
+    assert oauth.userinfo(token).status_code == 200
+
+    clock.advance(20)
+    result = cli(app, "keys", "retire", old_kid)
+    assert result.exit_code != 0 and "for 6 s more" in result.output, result.output
+
+    clock.advance(7)
+    result = cli(app, "keys", "retire", old_kid)
+    assert result.exit_code == 0, result.output
+    assert key_table(app)[old_kid] == ("ES256", "retired")
+    assert oauth.userinfo(token).status_code == 401
+
+
+def test_force_retires_at_once(
+    app: Flask, client: FlaskClient, oauth: OAuthActions, conf: RegisteredClient, bob: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    token = oauth.tokens_for(conf)["access_token"]
+    old_kid = header_of(token)["kid"]
+    rotate(app)
+    result = cli(app, "keys", "retire", old_kid, "--force")
+    assert result.exit_code == 0, result.output
+    assert key_table(app)[old_kid] == ("ES256", "retired")
+    assert old_kid not in kids(client)
+    assert oauth.userinfo(token).status_code == 401
+
+
+def test_the_wait_counts_from_the_rotation_that_replaced_the_key(
+    app: Flask, client: FlaskClient, oauth: OAuthActions, conf: RegisteredClient, bob: Any,
+    clock: Clock,
+) -> None:  # fmt: skip
+    """A key replaced long ago may be retired even right after a later rotation."""
+    first = header_of(oauth.tokens_for(conf)["access_token"])["kid"]
+    second = rotate(app, "--alg", "ES256")["ES256"]
+    clock.advance(60)
+    rotate(app, "--alg", "ES256")
+    result = cli(app, "keys", "retire", first)
+    assert result.exit_code == 0, result.output
+    result = cli(app, "keys", "retire", second)
+    assert result.exit_code != 0 and "for 30 s more" in result.output, result.output
 
 
 def test_the_active_key_cannot_be_retired(

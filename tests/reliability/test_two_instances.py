@@ -179,7 +179,7 @@ def test_bearer_revocation_at_one_host_refuses_the_next_call_at_the_other(
         page = browser.get(f"{a.url}/account/apps", timeout=15).text
         ended = browser.post(
             f"{a.url}/account/apps/{conf.client_id}/revoke",
-            data={"csrf_token": csrf_token_from(page)},
+            data={"csrf_token": csrf_token_from(page), "confirm": "yes"},
             allow_redirects=False,
             timeout=15,
         )
