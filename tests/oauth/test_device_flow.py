@@ -344,7 +344,8 @@ def test_access_revoked_in_my_apps_before_redemption_is_invalid_grant(
     page = oauth.http.get("/account/apps").get_data(as_text=True)
     assert "Photo Frame" in page
     revoked = oauth.http.post(
-        f"/account/apps/{tv.client_id}/revoke", data={"csrf_token": csrf_token_from(page)}
+        f"/account/apps/{tv.client_id}/revoke",
+        data={"csrf_token": csrf_token_from(page), "confirm": "yes"},
     )
     assert revoked.status_code in (302, 303)
     assert error_of(device.poll(tv, data["device_code"])) == "invalid_grant"
