@@ -7,10 +7,11 @@ lock; run it from cron, e.g. hourly, on one host.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from app.extensions import db
 from app.models import (
@@ -33,33 +34,76 @@ from app.settings import settings
 CODE_KEEP_AFTER_EXPIRY = timedelta(hours=1)
 
 
-def purge(batch_size: int = 1000) -> dict[str, int]:
-    """Delete expired and revoked rows; returns how many went, per table."""
-    now = utcnow()
+@dataclass(frozen=True)
+class _Plan:
+    """A table ``purge`` empties: a row goes once ``column + delay`` is past, for any of the
+    deadlines, or when ``other`` holds (a condition with no date, e.g. a spent token)."""
+
+    name: str
+    key: Any
+    deadlines: tuple[tuple[Any, timedelta], ...]
+    other: Any = None
+
+    def condition(self, now: datetime) -> Any:
+        due = [column < now - delay for column, delay in self.deadlines]
+        return or_(*due, *([self.other] if self.other is not None else []))
+
+
+def _plans() -> list[_Plan]:
     # Access tokens outlive nothing by more than their TTL: wait that long after an
     # authorization ends.
     token_ttl = timedelta(seconds=settings().oauth_access_token_ttl)
-    plans: list[tuple[str, Any, Any]] = [
-        ("authorization_codes", AuthorizationCode.code_hash,
-         AuthorizationCode.expires_at < now - CODE_KEEP_AFTER_EXPIRY),
-        ("device_codes", DeviceCode.device_code_hash, DeviceCode.expires_at < now),
-        ("refresh_tokens", RefreshToken.token_hash, RefreshToken.expires_at < now),
-        ("revoked_access_tokens", RevokedAccessToken.jti, RevokedAccessToken.expires_at < now),
-        ("used_client_assertions", UsedClientAssertion.key, UsedClientAssertion.expires_at < now),
-        ("used_dpop_proofs", UsedDPoPProof.key, UsedDPoPProof.expires_at < now),
-        ("login_sessions", LoginSession.token_hash, LoginSession.expires_at < now),
+    now = timedelta(0)
+    return [
+        _Plan("authorization_codes", AuthorizationCode.code_hash,
+              ((AuthorizationCode.expires_at, CODE_KEEP_AFTER_EXPIRY),)),
+        _Plan("device_codes", DeviceCode.device_code_hash, ((DeviceCode.expires_at, now),)),
+        _Plan("refresh_tokens", RefreshToken.token_hash, ((RefreshToken.expires_at, now),)),
+        _Plan("revoked_access_tokens", RevokedAccessToken.jti,
+              ((RevokedAccessToken.expires_at, now),)),
+        _Plan("used_client_assertions", UsedClientAssertion.key,
+              ((UsedClientAssertion.expires_at, now),)),
+        _Plan("used_dpop_proofs", UsedDPoPProof.key, ((UsedDPoPProof.expires_at, now),)),
+        _Plan("login_sessions", LoginSession.token_hash, ((LoginSession.expires_at, now),)),
         # A request_uri first seen just before expiry stays usable for the interaction window.
-        ("pushed_authorization_requests", PushedRequest.request_uri_hash,
-         PushedRequest.expires_at < now - INTERACTION_WINDOW),
-        ("authorizations", Authorization.id, _authorization_is_over(now - token_ttl)),
-        ("registration_tokens", RegistrationToken.token_hash,
-         or_(RegistrationToken.expires_at < now, RegistrationToken.uses_left <= 0)),
+        _Plan("pushed_authorization_requests", PushedRequest.request_uri_hash,
+              ((PushedRequest.expires_at, INTERACTION_WINDOW),)),
+        _Plan("authorizations", Authorization.id,
+              ((Authorization.expires_at, token_ttl), (Authorization.revoked_at, token_ttl))),
+        _Plan("registration_tokens", RegistrationToken.token_hash,
+              ((RegistrationToken.expires_at, now),), other=RegistrationToken.uses_left <= 0),
     ]  # fmt: skip
-    return {name: _delete_in_batches(key, condition, batch_size) for name, key, condition in plans}
 
 
-def _authorization_is_over(before: datetime) -> Any:
-    return or_(Authorization.expires_at < before, Authorization.revoked_at < before)
+def purge(batch_size: int = 1000) -> dict[str, int]:
+    """Delete expired and revoked rows; returns how many went, per table."""
+    now = utcnow()
+    return {
+        plan.name: _delete_in_batches(plan.key, plan.condition(now), batch_size)
+        for plan in _plans()
+    }
+
+
+@dataclass(frozen=True)
+class Overdue:
+    table: str
+    since: datetime  # when the oldest row purge would delete became deletable
+
+
+def oldest_purgeable() -> Overdue | None:
+    """The row that has waited longest for ``purge`` (None: nothing to delete).
+
+    A purge run hourly keeps this under an hour. Spent but unexpired registration tokens
+    carry no date and are not counted.
+    """
+    now = utcnow()
+    oldest: Overdue | None = None
+    for plan in _plans():
+        for column, delay in plan.deadlines:
+            first = db.session.scalar(select(func.min(column)).where(column < now - delay))
+            if first is not None and (oldest is None or first + delay < oldest.since):
+                oldest = Overdue(plan.name, first + delay)
+    return oldest
 
 
 def _delete_in_batches(key: Any, condition: Any, batch_size: int) -> int:
