@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from tests.conftest import SECRET_KEY
-from tests.helpers import reconfigure
+from tests.helpers import reconfigure, skip_or_fail
 from tests.lanes import Clock
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
@@ -113,3 +115,23 @@ def test_json_output(app: Flask) -> None:
     assert all(set(f) == {"check", "status", "message"} for f in findings)
     assert {f["check"]: f["status"] for f in findings}["rate-limit-storage"] == "error"
     assert SECRET_KEY not in out
+
+
+def test_an_unreachable_redis_is_an_error(app: Flask) -> None:
+    reconfigure(app, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    code, out = doctor(app, "--workers", "4")
+    status, message = lines(out)["rate-limit-storage"]
+    assert code == 1 and status == "error" and "Redis does not answer" in message, out
+
+
+@pytest.mark.redis
+def test_redis_for_limits_and_replay_caches_passes_with_many_workers(app: Flask) -> None:
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        skip_or_fail("needs TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+    reconfigure(app, RATELIMIT_STORAGE_URI=redis_url, REPLAY_CACHE_URI=redis_url)
+    code, out = doctor(app, "--workers", "4", "--hosts", "1")
+    checks = lines(out)
+    assert code == 0, out
+    assert checks["rate-limit-storage"] == ("ok", "Redis answers; shared by every worker and host")
+    assert checks["replay-cache"] == ("ok", "Redis answers; shared by every worker and host")
