@@ -13,11 +13,14 @@ from flask import Flask
 from tests.conftest import SECRET_KEY
 from tests.helpers import reconfigure, skip_or_fail
 from tests.lanes import Clock
+from tests.live import flask_cli
 from tests.oauth.helpers import OAuthActions, RegisteredClient
 
 
 def doctor(app: Flask, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = app.test_cli_runner().invoke(args=["doctor", *args], env=env)
+    """Run ``flask doctor ARGS``; WEB_CONCURRENCY is unset unless ``env`` sets it."""
+    environment: dict[str, str | None] = {"WEB_CONCURRENCY": None} | (env or {})
+    result = app.test_cli_runner().invoke(args=["doctor", *args], env=environment)
     return result.exit_code, result.output
 
 
@@ -135,3 +138,12 @@ def test_redis_for_limits_and_replay_caches_passes_with_many_workers(app: Flask)
     assert code == 0, out
     assert checks["rate-limit-storage"] == ("ok", "Redis answers; shared by every worker and host")
     assert checks["replay-cache"] == ("ok", "Redis answers; shared by every worker and host")
+
+
+def test_the_real_command_line(cli_env: dict[str, str]) -> None:
+    """``flask --app wsgi doctor`` in a subprocess, as documented: the exit status is 1."""
+    env = cli_env | {"WEB_CONCURRENCY": "2"}
+    done = flask_cli(env, "doctor")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines()[3].split()[:2] == ["error", "rate-limit-storage"]
+    assert flask_cli(env | {"WEB_CONCURRENCY": "1"}, "doctor").returncode == 0
