@@ -192,6 +192,7 @@ def register_blueprints(app: Flask) -> None:
     from app.account.apps import bp as my_apps_bp
     from app.account.photos import bp as my_photos_bp
     from app.account.routes import bp as account_bp
+    from app.admin.activity import bp as admin_activity_bp
     from app.admin.audit import bp as admin_audit_bp
     from app.admin.clients import bp as admin_clients_bp
     from app.admin.users import bp as admin_users_bp
@@ -213,7 +214,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(device_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(api_discovery_bp)
-    for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp, admin_audit_bp):
+    for page_bp in (my_apps_bp, my_photos_bp, admin_clients_bp, admin_users_bp, admin_audit_bp,
+                    admin_activity_bp):  # fmt: skip
         app.register_blueprint(page_bp)
     declare_endpoint(app, "static", html_errors, no_rate_limit("files from app/static"))
 

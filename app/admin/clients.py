@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from app.admin.access import ADMIN_PAGES, admin_required
+from app.admin.activity import client_charts
 from app.admin.forms import ClientForm
 from app.models import Client
 from app.models.types import utcnow
@@ -98,7 +99,11 @@ def show(client_id: str) -> ResponseReturnValue:
     client = _client_or_404(client_id)
     row = ClientRow.of(client, utcnow(), usage.last_used_by_client().get(client.client_id))
     return render_template(
-        "admin/client.html", row=row, client=row.client, grace_choices=GRACE_CHOICES
+        "admin/client.html",
+        row=row,
+        client=row.client,
+        grace_choices=GRACE_CHOICES,
+        charts=client_charts(client.client_id),
     )
 
 
