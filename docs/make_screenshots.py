@@ -87,9 +87,15 @@ def shoot(browser: Any, base: str, client_id: str) -> None:
             page.wait_for_load_state("networkidle")
             page.screenshot(path=OUT / f"{name}-{size}.png", full_page=True)
         context.clear_cookies()
+        page.goto(f"{base}/login")  # a failed sign-in, for the activity chart
+        page.get_by_label("Username").fill("root")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
         sign_in(page, base, "root", "/admin/clients")
         for name, path in (("admin-clients", "/admin/clients"),
                            ("admin-register-client", "/admin/clients/new"),
+                           ("admin-activity", "/admin/activity"),
                            ("admin-audit", "/admin/audit")):  # fmt: skip
             page.goto(base + path)
             page.screenshot(path=OUT / f"{name}-{size}.png", full_page=True)
@@ -109,7 +115,8 @@ def main() -> None:
     }
     flask(env, "db", "upgrade")
     output = flask(env, "demo", "--password-stdin", stdin=PASSWORD + "\n")
-    client_id = json.loads(output[output.index("{") :])["client_id"]
+    # The first client demo registers (PhotoPrint); more JSON and lines follow it.
+    client_id = json.JSONDecoder().raw_decode(output, output.index("{"))[0]["client_id"]
     flask(env, "users", "create", "root", "--email", "root@example.com", "--password-stdin",
           "--admin", stdin=PASSWORD + "\n")  # fmt: skip
     server = subprocess.Popen(

@@ -71,7 +71,7 @@ def bar_chart(series: Series, chart_id: str) -> Markup:
             f'height="{height:.1f}" fill="#1a56b0" data-day="{day.isoformat()}" '
             f'data-count="{count}"><title>{escape(tip)}</title></rect>'
         )
-        if i % LABEL_EVERY == 0 or i == n - 1:
+        if (n - 1 - i) % LABEL_EVERY == 0:  # today, and every week back from it
             out.append(
                 f'<text class="chart-label" x="{LEFT + i * step + step / 2:.1f}" '
                 f'y="{base + 16}" text-anchor="middle" font-size="11" '
