@@ -134,7 +134,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 client = authenticate_method(
                     method,
                     self.client_auth_methods[method],
-                    query if query.plain else clients.find_client_record,
+                    query,
                     request,
                     endpoint,
                 )
@@ -214,7 +214,6 @@ class _OnceLookup:
     def __init__(self, query: Any) -> None:
         self._query = query
         self._found: dict[str, Any] = {}
-        self.plain = query is clients.find_client_record  # no own_authorization read along
 
     def __call__(self, client_id: str) -> Any:
         if client_id not in self._found:
