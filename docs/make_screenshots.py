@@ -86,6 +86,13 @@ def shoot(browser: Any, base: str, client_id: str) -> None:
             page.goto(base + path)
             page.wait_for_load_state("networkidle")
             page.screenshot(path=OUT / f"{name}-{size}.png", full_page=True)
+        confirm_pages = (("confirm-revoke", "/account/apps", "Revoke PhotoPrint"),
+                         ("confirm-delete", "/account/photos", "Delete Harbour"))  # fmt: skip
+        for name, path, link in confirm_pages:
+            page.goto(base + path)
+            page.get_by_role("link", name=link).first.click()
+            page.wait_for_load_state()
+            page.screenshot(path=OUT / f"{name}-{size}.png", full_page=True)
         context.clear_cookies()
         page.goto(f"{base}/login")  # a failed sign-in, for the activity chart
         page.get_by_label("Username").fill("root")
