@@ -13,10 +13,18 @@ from typing import Any
 
 import pytest
 import requests
+from requests.auth import HTTPBasicAuth
 
 from tests.browser.story import BOB_PASSWORD
-from tests.examples.photoprint_support import pdf_pages_and_subject, running_photoprint
+from tests.examples.photoprint_support import (
+    import_photoprint,
+    pdf_pages_and_subject,
+    running_photoprint,
+)
 from tests.live import LiveServer, flask_cli
+
+import_photoprint()
+from photoprint.dpop import DPoPAuth, DPoPKey  # noqa: E402 - the example is not installed
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,12 +49,22 @@ def renewals(page: Any) -> int:
     return int(page.locator(".refreshes").inner_text())
 
 
-def stored_token(app: Any) -> dict[str, Any]:
+def stored_connection(app: Any) -> Any:
+    """PhotoPrint's one connection row (Bob's), as its store reads it."""
     store = app.extensions["photoprint.store"]
     with store._db() as db:
         (row,) = db.execute("SELECT id FROM connection").fetchall()
-    token: dict[str, Any] = store.get(row[0]).token
+    return store.get(row[0])
+
+
+def stored_token(app: Any) -> dict[str, Any]:
+    token: dict[str, Any] = stored_connection(app).token
     return token
+
+
+def client_credentials(app: Any) -> tuple[str, str]:
+    client = app.extensions["photoprint.client"]
+    return client.client_id, client.client_secret
 
 
 def test_bob_prints_his_photos_with_photoprint_and_revokes_it(
@@ -101,6 +119,20 @@ def test_bob_prints_his_photos_with_photoprint_and_revokes_it(
         allow_at_tessera(page, sign_in=False)  # still signed in at Tessera: consent only
         page.wait_for_url(f"{url}/photos")
         assert sorted(page.locator(".photo .title").all_inner_texts()) == sorted(BOBS)
+
+        again, key = stored_token(app), DPoPKey.from_json(stored_connection(app).dpop_key)
+        page.goto(url)
+        page.get_by_role("button", name="Disconnect from Tessera").click()
+        page.get_by_role("button", name="Print my photos").wait_for()
+        with app.extensions["photoprint.store"]._db() as db:
+            assert db.execute("SELECT count(*) FROM connection").fetchone() == (0,)
+        refresh = requests.post(  # RFC 7009 at /revoke ended the whole authorization
+            f"{live_server.url}/token",
+            data={"grant_type": "refresh_token", "refresh_token": again["refresh_token"]},
+            auth=DPoPAuth(key, inner=HTTPBasicAuth(*client_credentials(app))),
+            timeout=10,
+        )
+        assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
 
 
 def test_bob_says_no_and_photoprint_says_so(

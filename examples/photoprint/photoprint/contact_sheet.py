@@ -61,8 +61,9 @@ def _page(pictures: Sequence[Picture], heading: str) -> Image.Image:
         x = MARGIN + (index % COLUMNS) * (cell_w + GAP)
         y = MARGIN + HEADER + (index // COLUMNS) * (cell_h + GAP)
         thumb = _thumbnail(picture.data, (cell_w, cell_h - CAPTION))
-        page.paste(thumb, (x + (cell_w - thumb.width) // 2, y))
-        draw.rectangle((x, y, x + cell_w - 1, y + cell_h - CAPTION - 1), outline=(200, 200, 200))
+        box_h = cell_h - CAPTION
+        page.paste(thumb, (x + (cell_w - thumb.width) // 2, y + (box_h - thumb.height) // 2))
+        draw.rectangle((x, y, x + cell_w - 1, y + box_h - 1), outline=(200, 200, 200))
         draw.text((x, y + cell_h - CAPTION + 8), _fit(picture.title), fill="black", font=_font(24))
     return page
 

@@ -170,8 +170,10 @@ def disconnect() -> Response:
     connection = store.get(session.get("connection"))
     if connection is not None and connection.token is not None:
         token = connection.token.get("refresh_token") or connection.token["access_token"]
+        hint = "refresh_token" if "refresh_token" in connection.token else "access_token"
         try:
-            _oauth(connection).revoke_token(_provider().revocation_endpoint, token=token)
+            revocation = _provider().revocation_endpoint
+            _oauth(connection).revoke_token(revocation, token=token, token_type_hint=hint)
         except (requests.RequestException, TesseraUnavailable):  # forgetting is what matters
             current_app.logger.warning("revocation at Tessera failed; forgetting the token")
         store.forget(connection.id)
