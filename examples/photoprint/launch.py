@@ -94,6 +94,7 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)  # also when started in the background
     try:
         processes.append(start([
             str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", bind,
