@@ -5,9 +5,10 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
+PHOTOPRINT_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
+.PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo photoprint screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +43,7 @@ lint: install  ## ruff, mypy and the import layers contract
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	cd examples/photoprint && $(abspath $(BIN))/mypy --strict photoprint launch.py
 
 fmt: install  ## format and autofix
 	$(BIN)/ruff format .
@@ -52,6 +54,10 @@ typecheck: install  ## mypy only
 
 demo: migrate  ## seed bob, alice, their photos and the PhotoPrint client
 	$(BIN)/flask --app wsgi demo
+
+photoprint: migrate  ## Tessera on HOST:PORT and the PhotoPrint example on PHOTOPRINT_PORT; bob's story
+	cd examples/photoprint && $(abspath $(BIN))/python launch.py --host $(HOST) --port $(PORT) \
+		--workers $(WORKERS) --photoprint-port $(PHOTOPRINT_PORT)
 
 bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask; bench/results/latest.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }

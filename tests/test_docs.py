@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
+GUIDES = [ROOT / "examples" / "photoprint" / "README.md"]  # for integrators, next to the code
 
 # [text](target) and ![alt](target), not inside code spans or blocks (stripped first).
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
@@ -62,7 +63,7 @@ def test_the_docs_pages_of_the_map_exist() -> None:
     assert {f"docs/{name}.md" for name in names} <= {t.partition("#")[0] for t in linked}
 
 
-@pytest.mark.parametrize("page", [README, *PAGES], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [README, *PAGES, *GUIDES], ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_resolves(page: Path) -> None:
     broken = []
     for target, resolved, fragment in relative_targets(page):

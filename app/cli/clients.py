@@ -63,12 +63,19 @@ def _load_jwks(path: str | None) -> dict[str, Any] | None:
     help="With --resource-server: an audience it serves (repeatable; default the photo API).",
 )
 @click.option("--require-par", is_flag=True, help="Must use pushed authorization requests.")
+@click.option(
+    "--dpop-bound-access-tokens",
+    "dpop_bound",
+    is_flag=True,
+    help="Must send a DPoP proof with every token request (RFC 9449 section 5.2).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry; output is JSON.")
 def create_command(
     as_json: bool,
     resource_server: bool,
     audiences: tuple[str, ...],
     require_par: bool,
+    dpop_bound: bool,
     jwks_file: str | None,
     **options: Any,
 ) -> None:
@@ -89,6 +96,8 @@ def create_command(
             metadata[key] = options[key]
     if require_par:
         metadata["require_pushed_authorization_requests"] = True
+    if dpop_bound:
+        metadata["dpop_bound_access_tokens"] = True
     jwks = _load_jwks(jwks_file)
     if jwks is not None:
         metadata["jwks"] = jwks

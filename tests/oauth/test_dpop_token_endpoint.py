@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,6 +21,7 @@ from app.models.types import utcnow
 from app.oauth.dpop import nonce_at
 from app.services.replay_cache import REDIS_KEY_PREFIX
 from tests.helpers import reconfigure
+from tests.live import flask_cli
 from tests.oauth.dpop_support import (
     DPoPClient,
     claims_of,
@@ -259,6 +261,26 @@ def test_a_client_registered_for_dpop_must_send_a_proof(
     response = client_credentials(oauth, strict, key.proof("POST", token_url(oauth)))
     assert response.status_code == 200
     assert response.json is not None and response.json["token_type"] == "DPoP"
+
+
+def test_cli_registers_a_client_that_must_send_a_proof(
+    oauth: OAuthActions, cli_env: dict[str, str], key: DPoPClient
+) -> None:
+    """``clients create --dpop-bound-access-tokens`` (as PhotoPrint's registration runs it)."""
+    args = ["clients", "create", "--name", "Bound CLI", "--redirect-uri", "https://cli.test/cb",
+            "--grant-types", "client_credentials", "--scope", "photos.read"]  # fmt: skip
+    created = flask_cli(cli_env, *args, "--dpop-bound-access-tokens")
+    assert created.returncode == 0, created.stderr
+    info = json.loads(created.stdout)
+    assert info["dpop_bound_access_tokens"] is True
+    bound = RegisteredClient(info["client_id"], info["client_secret"], info)
+    assert_error(client_credentials(oauth, bound, None), "invalid_dpop_proof")
+    response = client_credentials(oauth, bound, key.proof("POST", token_url(oauth)))
+    assert response.json is not None and response.json["token_type"] == "DPoP"
+    plain = json.loads(flask_cli(cli_env, *args).stdout)
+    assert "dpop_bound_access_tokens" not in plain
+    unbound = RegisteredClient(plain["client_id"], plain["client_secret"], plain)
+    assert client_credentials(oauth, unbound, None).json["token_type"] == "Bearer"  # type: ignore[index]
 
 
 def test_a_proof_for_a_refused_grant_issues_nothing(
