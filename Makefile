@@ -7,7 +7,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
+.PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-overhead bench-scale bench-dpop profile fuzz demo screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +56,13 @@ demo: migrate  ## seed bob, alice, their photos and the PhotoPrint client
 bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask; bench/results/latest.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
+
+bench-overhead: install  ## a toggle's cost on the hot paths, interleaved off/on rounds: TOGGLE=metrics, or ON="K=V" OFF="K=V"; PAIRS, SECONDS, POSTGRESQL=1
+	@command -v wrk >/dev/null || { echo "make bench-overhead needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m bench.overhead $(if $(TOGGLE),--toggle $(TOGGLE)) \
+		$(foreach v,$(ON),--on $(v)) $(foreach v,$(OFF),--off $(v)) \
+		$(if $(PAIRS),--pairs $(PAIRS)) $(if $(SECONDS),--seconds $(SECONDS)) \
+		$(if $(POSTGRESQL),--postgresql)
 
 bench-scale: install  ## the same scenarios on an empty and a 1M-row PostgreSQL; bench/results/scale.md
 	@command -v wrk >/dev/null || { echo "make bench-scale needs wrk (apt-get install wrk)"; exit 1; }
