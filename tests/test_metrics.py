@@ -204,7 +204,7 @@ def test_refresh_token_reuse_is_counted(
 @enabled()
 def test_revocations_by_who_asked(
     app: Flask, client: FlaskClient, oauth: OAuthActions, users: Any, conf: RegisteredClient,
-    bob: Any,
+    cc: RegisteredClient, bob: Any,
 ) -> None:  # fmt: skip
     tokens = oauth.tokens_for(conf, scope="openid offline_access photos.read")
     assert oauth.revoke(conf, tokens["refresh_token"]).status_code == 200
@@ -221,10 +221,12 @@ def test_revocations_by_who_asked(
     assert AuthActions(admin).login("root").status_code == 303
     form = csrf_token_from(admin.get("/admin/users").get_data(as_text=True))
     assert admin.post("/admin/users/bob/disable", data={"csrf_token": form}).status_code == 303
+    deleted = admin.post(f"/admin/clients/{cc.client_id}/delete", data={"csrf_token": form})
+    assert deleted.status_code == 303
     revocations = "tessera_revocations_total"
     assert value(client, revocations, via="token_endpoint") == 1
     assert value(client, revocations, via="my_apps") == 1
-    assert value(client, revocations, via="admin") == 1
+    assert value(client, revocations, via="admin") == 2
 
 
 @enabled()
