@@ -14,7 +14,11 @@ this file. Results go to bench/results/overhead.md, one section per toggle and d
 (a new run replaces its own section and keeps the others).
 
     python -m bench.overhead [--toggle metrics] [--on K=V ...] [--off K=V ...]
-                             [--pairs 3] [--seconds 5] [--postgresql]
+                             [--pairs 3] [--seconds 5] [--postgresql] [--in-process CALLS]
+
+``--in-process CALLS`` skips gunicorn and wrk: each round builds the side's app in this
+process and times CALLS calls per path through Flask's test client, in CPU time of this
+process (bench/in_process.py), the steadier figure when other work shares the cores.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios, wrk
+from bench import in_process, scenarios, wrk
 from bench.databases import (
     Database,
     migrate,
@@ -146,9 +150,10 @@ def one_round(side: Side, toggle: Toggle, paths: list[wrk.Scenario], seconds: in
         side.server.stop()
 
 
-def measure(
-    toggle: Toggle, database: Database, workdir: Path, pairs: int, seconds: int
-) -> tuple[Side, Side]:
+def prepare(
+    toggle: Toggle, database: Database, workdir: Path
+) -> tuple[Side, Side, list[wrk.Scenario]]:
+    """The two sides on one port and one seeded database, and the hot paths to drive."""
     workdir.mkdir(parents=True)
     env = tessera_env(database, workdir / "instance")
     migrate(env)
@@ -157,12 +162,51 @@ def measure(
     on = Side("on", Server("wsgi:app", env | toggle.on, workdir / "on.log", port=port))
     fixtures = seed(off.server.env, workdir / "fixtures.json",
                     "--refresh-tokens", "0", "--flow-users", "0")  # fmt: skip
-    paths = hot_paths(fixtures)
+    return off, on, hot_paths(fixtures)
+
+
+def measure(
+    toggle: Toggle, database: Database, workdir: Path, pairs: int, seconds: int
+) -> tuple[Side, Side]:
+    off, on, paths = prepare(toggle, database, workdir)
     for pair in range(pairs):
         for side in (off, on):
             print(f"[{database.label}] pair {pair + 1}/{pairs}: {side.name}", file=sys.stderr)
             one_round(side, toggle, paths, seconds)
     return off, on
+
+
+def measure_in_process(
+    toggle: Toggle, database: Database, workdir: Path, pairs: int, calls: int
+) -> str:
+    """``--in-process``: CPU per call through the test client, off and on rounds alternating;
+    the report section."""
+    in_process.multiprocess_counts()
+    off, on, paths = prepare(toggle, database, workdir)
+    rounds: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
+    for pair in range(pairs):
+        for side in (off, on):
+            for name, micros in in_process.cpu_per_call(side.server.env, paths, calls).items():
+                rounds[side.name].setdefault(name, []).append(micros)
+            print(f"[{database.label}] in process, pair {pair + 1}/{pairs}: {side.name}",
+                  file=sys.stderr)  # fmt: skip
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## {toggle.name} on {database.label}, in process",
+        "",
+        f"{toggle.description}. {when}; Flask's test client in one process, {pairs} pairs of "
+        f"rounds (off, on, ...), {calls} calls per path and round after "
+        f"{in_process.WARM_UP_CALLS} warm-up calls; CPU time of the process per call.",
+        "",
+        "| hot path | off µs CPU/call | on µs CPU/call | cost |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, off_rounds in rounds["off"].items():
+        off_cpu, on_cpu = statistics.median(off_rounds), statistics.median(rounds["on"][name])
+        lines.append(
+            f"| {name} | {off_cpu:,.0f} | {on_cpu:,.0f} | {100 * (on_cpu / off_cpu - 1):+.1f} % |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _median(results: list[wrk.Result], figure: Callable[[wrk.Result], float]) -> float:
@@ -218,7 +262,7 @@ def write(new_section: str) -> str:
     """The results file with ``new_section`` in place of its earlier run (or appended)."""
     heading = new_section.splitlines()[0][3:]
     kept = RESULTS.read_text() if RESULTS.exists() else ""
-    sections = {name: body for name, body in _sections(kept)}
+    sections = {name: body.rstrip("\n") + "\n\n" for name, body in _sections(kept)}
     sections[heading] = new_section.rstrip("\n") + "\n\n"
     intro = (
         "What a switch costs the hot paths; `make bench-overhead` (bench/overhead.py) replaces "
@@ -248,6 +292,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--postgresql", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--in-process", type=int, metavar="CALLS", default=0,
+        help="instead of gunicorn and wrk: CALLS calls per path and round through the test client",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.pairs < 3:
         raise SystemExit("--pairs: at least 3, for a median of each side")
@@ -258,10 +306,15 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tessera-overhead-"))
     try:
         with database_context(args.postgresql, workdir) as database:
-            off, on = measure(toggle, database, workdir / "run", args.pairs, args.seconds)
+            if args.in_process:
+                new = measure_in_process(
+                    toggle, database, workdir / "run", args.pairs, args.in_process
+                )
+            else:
+                off, on = measure(toggle, database, workdir / "run", args.pairs, args.seconds)
+                new = section(toggle, database, off, on, args.pairs, args.seconds, load_average)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    new = section(toggle, database, off, on, args.pairs, args.seconds, load_average)
     write(new)
     print(new)
 
