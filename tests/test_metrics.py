@@ -241,3 +241,13 @@ def test_latency_is_observed_per_endpoint_never_per_path(client: FlaskClient) ->
     buckets = {dict(labels)["le"] for name, labels in samples if name.endswith("_bucket")}
     assert buckets == {"0.005", "0.025", "0.1", "0.5", "2.5", "+Inf"}
     assert not any("12345" in str(labels) for _, labels in samples)
+
+
+def test_a_multiprocess_directory_set_too_late_stops_the_start(
+    app_config: dict[str, Any], instance_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prometheus_client (imported by this test run already) chose in-process values: with the
+    variable set only now, each gunicorn worker would count alone, so the start fails instead."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="set after prometheus_client was imported"):
+        create_app(app_config | {"METRICS_TOKEN": TOKEN})
