@@ -9,10 +9,10 @@ round runs exactly the settings that server would.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from bench.wrk import Scenario
 
@@ -31,10 +31,10 @@ def environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def multiprocess_counts() -> None:
-    """Count as under gunicorn: prometheus_client writes to files (gunicorn.conf.py sets this
-    before the app is imported; so must this process, before its first app)."""
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="tessera-bench-"))
+def multiprocess_counts(directory: Path) -> None:
+    """Count as under gunicorn: prometheus_client writes to files in ``directory``
+    (gunicorn.conf.py sets this before the app is imported; so must this process)."""
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(directory))
 
 
 def cpu_per_call(env: dict[str, str], paths: list[Scenario], calls: int) -> dict[str, float]:

@@ -181,8 +181,10 @@ def measure_in_process(
 ) -> str:
     """``--in-process``: CPU per call through the test client, off and on rounds alternating;
     the report section."""
-    in_process.multiprocess_counts()
     off, on, paths = prepare(toggle, database, workdir)
+    counts = workdir / "metrics"  # removed with the working directory
+    counts.mkdir()
+    in_process.multiprocess_counts(counts)
     rounds: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
     for pair in range(pairs):
         for side in (off, on):
