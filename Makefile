@@ -8,7 +8,7 @@ WORKERS ?= 2
 PHOTOPRINT_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo photoprint screenshots clean
+.PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-overhead bench-scale bench-dpop profile fuzz demo photoprint screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,6 +62,13 @@ photoprint: migrate  ## Tessera on HOST:PORT and the PhotoPrint example on PHOTO
 bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask; bench/results/latest.md
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
+
+bench-overhead: install  ## a toggle's cost on the hot paths, interleaved off/on rounds: TOGGLE=metrics, or ON="K=V" OFF="K=V"; PAIRS, SECONDS, POSTGRESQL=1, IN_PROCESS=CALLS
+	@command -v wrk >/dev/null || { echo "make bench-overhead needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m bench.overhead $(if $(TOGGLE),--toggle $(TOGGLE)) \
+		$(foreach v,$(ON),--on $(v)) $(foreach v,$(OFF),--off $(v)) \
+		$(if $(PAIRS),--pairs $(PAIRS)) $(if $(SECONDS),--seconds $(SECONDS)) \
+		$(if $(POSTGRESQL),--postgresql) $(if $(IN_PROCESS),--in-process $(IN_PROCESS))
 
 bench-scale: install  ## the same scenarios on an empty and a 1M-row PostgreSQL; bench/results/scale.md
 	@command -v wrk >/dev/null || { echo "make bench-scale needs wrk (apt-get install wrk)"; exit 1; }

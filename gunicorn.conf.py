@@ -14,10 +14,51 @@ worker without it), so a wrong one (``OAUTH_ISSUER``, ``BIND``) shows before a c
 """
 
 import gc
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 timeout = 30
 logger_class = "app.gunicorn_logging.Logger"
+
+# Prometheus multiprocess mode (app/metrics.py): every worker writes its counts to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics sums them. prometheus_client reads the variable once,
+# when it is imported, and ``--preload`` imports the app in the arbiter before any server
+# hook (``on_starting``) runs, so it is set here, at the top of the config file, which gunicorn
+# runs first. An operator's directory is emptied of the last run's counts; without one, a
+# private temporary directory is made, and removed at exit.
+_METRICS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+_OWN_METRICS_DIRECTORY = "TESSERA_OWN_METRICS_DIR"  # set when this file made the directory
+
+
+def _fresh_metrics_directory() -> None:
+    given = os.environ.get(_METRICS_DIRECTORY)
+    if given is None:
+        made = tempfile.mkdtemp(prefix="tessera-metrics-")
+        os.environ[_METRICS_DIRECTORY] = os.environ[_OWN_METRICS_DIRECTORY] = made
+        return
+    for stale in Path(given).glob("*.db"):
+        stale.unlink()
+
+
+_fresh_metrics_directory()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker's counts stay (its files are summed); only its live gauges go."""
+    if "prometheus_client" in sys.modules:  # counting is on (METRICS_TOKEN)
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    own = os.environ.get(_OWN_METRICS_DIRECTORY)
+    if own and own == os.environ.get(_METRICS_DIRECTORY):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def pre_fork(server: object, worker: object) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import metrics
 from app.config import ConfigError, load_config
 from app.errors import SERVICE_UNAVAILABLE_RETRY_AFTER
 from app.extensions import (
@@ -43,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrations: bool = Tr
         template_folder=str(PROJECT_ROOT / "templates"),
     )
     load_config(app, config)
+    metrics.init_app(app)  # first: its after_request hook runs last, timing the others too
     secure_instance(app)
     app.session_interface = LeanCookieSessionInterface()
     register_upload_limits(app)  # before the guards: they parse the form
@@ -218,6 +220,10 @@ def register_blueprints(app: Flask) -> None:
                     admin_activity_bp):  # fmt: skip
         app.register_blueprint(page_bp)
     declare_endpoint(app, "static", html_errors, no_rate_limit("files from app/static"))
+    if settings(app).metrics_token:  # otherwise /metrics is an unknown URL
+        from app.metrics_endpoint import bp as metrics_bp
+
+        app.register_blueprint(metrics_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -65,6 +66,7 @@ SQLALCHEMY_SCHEMES = ("sqlite", "postgresql+psycopg")
 REPLAY_CACHE_SCHEMES = ("redis://", "rediss://")
 RATE_LIMITS = tuple(f.name.upper() for f in fields(Settings) if f.type == "RateLimit")
 REGISTRATION_MODES = ("off", "token", "open")
+METRICS_TOKEN_PATTERN = re.compile(r"[\x21-\x7e]{32,}")  # visible ASCII: a header's token
 
 
 class ConfigError(RuntimeError):
@@ -244,6 +246,15 @@ def validate(config: Mapping[str, Any]) -> None:
     if config["REGISTRATION_MODE"] not in REGISTRATION_MODES:
         raise ConfigError("REGISTRATION_MODE", f"use one of {', '.join(REGISTRATION_MODES)}")
     _validate_dpop(config)
+    _validate_metrics_token(config["METRICS_TOKEN"])
+
+
+def _validate_metrics_token(token: Any) -> None:
+    """A guessable token would publish every client's traffic; one header field, no spaces."""
+    if token is not None and not METRICS_TOKEN_PATTERN.fullmatch(str(token)):
+        raise ConfigError(
+            "METRICS_TOKEN", "must be 32 or more printable characters without spaces (or unset)"
+        )
 
 
 def _validate_key_encryption(config: Mapping[str, Any]) -> None:

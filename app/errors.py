@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app import metrics
 from app.route_policy import JSON, error_surface
 
 # Seconds a client is asked to wait after a 503 (the database is briefly unreachable).
@@ -122,6 +123,8 @@ def error_response(
     details: Mapping[str, int | str] | None = None,
 ) -> Response:
     """Render one error in the shape the caller expects (JSON or HTML)."""
+    if status == 429:  # every throttle's refusal is rendered here, and nothing else is a 429
+        metrics.rate_limited()
     if wants_json():
         body = {**(details or {}), "error": error}
         response = jsonify(body | {"error_description": safe_error_description(description)})

@@ -163,6 +163,12 @@ class Settings:
         True, "A count after the response that finds Redis gone is logged, not a 500"
     )
     ratelimit_key_prefix: str = _setting("tessera", "Prefix of rate-limit keys in shared storage")
+    # Monitoring
+    metrics_token: str | None = _setting(
+        None,
+        "Bearer token Prometheus sends to GET /metrics (32+ characters); unset: nothing is "
+        "counted and /metrics is 404",
+    )
     # HTTP
     max_content_length: int = _setting(
         64 * 1024,

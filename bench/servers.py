@@ -41,9 +41,11 @@ class Server:
     port is chosen at once,
     so data that must name the server's URL (a token's issuer) can be seeded before start."""
 
-    def __init__(self, app: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, app: str, env: dict[str, str], log: Path, port: int | None = None) -> None:
+        """``port``: a given one (servers started one after another on the same URL, so the
+        same seeded tokens, whose issuer names the URL, serve each); a free one otherwise."""
         self.app = app
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env | {"FLASK_OAUTH_ISSUER": self.url}
         self.log_path = log

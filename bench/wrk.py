@@ -43,9 +43,11 @@ class Result:
     notes: str = ""
 
 
-def run(scenario: Scenario, server: Server, database: Database | None = None) -> Result:
-    """Run wrk for DURATION seconds against ``server``; CPU is sampled around it."""
-    command = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{DURATION}s"]
+def run(
+    scenario: Scenario, server: Server, database: Database | None = None, seconds: int = DURATION
+) -> Result:
+    """Run wrk for ``seconds`` (DURATION) against ``server``; CPU is sampled around it."""
+    command = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s"]
     command.append("--latency")
     for key, value in scenario.headers.items():
         command += ["-H", f"{key}: {value}"]
@@ -57,7 +59,7 @@ def run(scenario: Scenario, server: Server, database: Database | None = None) ->
     app_before = server.cpu_seconds()
     db_before = database.backend_cpu() if database else {}
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=DURATION + 60, check=False
+        command, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
     app_cpu = server.cpu_seconds() - app_before
     db_cpu = db_cpu_seconds(db_before, database.backend_cpu()) if database else 0.0

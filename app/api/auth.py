@@ -12,6 +12,7 @@ from flask import make_response
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from app import metrics
 from app.api.operations import Operation
 from app.errors import TesseraError
 from app.oauth.protect import require_access_token
@@ -64,6 +65,7 @@ def api_operation(
     def decorator(view: Callable[..., ResponseReturnValue]) -> Callable[..., Response]:
         @functools.wraps(view)
         def wrapper(**kwargs: Any) -> Response:
+            metrics.api_operation(operation.name)  # counted with the final status, errors too
             with sql.connection():
                 caller = authenticate(operation.scope)
                 response = make_response(view(caller, **kwargs))

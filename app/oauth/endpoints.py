@@ -3,10 +3,15 @@ discovery, and RP-initiated logout. Each is a thin adapter over authlib or a ser
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
+from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.errors import ValidationError
+from app import metrics
+from app.errors import TesseraError, ValidationError
 from app.features import Feature, requires_feature
 from app.oauth import dpop_binding, par
 from app.oauth.metadata import authorization_server_metadata, openid_configuration
@@ -38,8 +43,26 @@ def _check_form_post(repeatable: tuple[str, ...] = ()) -> None:
             raise ValidationError(f"Parameter {key} was sent more than once.")
 
 
+def _counting_errors(view: Callable[[], ResponseReturnValue]) -> Callable[[], ResponseReturnValue]:
+    """Count /token's errors raised before or around the grants (a malformed request, an
+    unsupported grant_type, a bad DPoP proof); those authlib answers are counted in
+    ``create_grant_token_response``. A throttle's 429 is not an OAuth error: it never gets here.
+    """
+
+    @functools.wraps(view)
+    def counted() -> ResponseReturnValue:
+        try:
+            return view()
+        except (TesseraError, OAuth2Error) as error:
+            metrics.token_error(error.error)
+            raise
+
+    return counted
+
+
 @bp.post("/token")
 @client_endpoint
+@_counting_errors
 def token() -> ResponseReturnValue:
     """RFC 6749 §3.2 token endpoint."""
     _check_form_post(repeatable=REPEATABLE_PARAMETERS)

@@ -8,6 +8,7 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from app import metrics
 from app.extensions import db
 from app.models import Authorization, Client, RefreshToken
 from app.models.client import AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS
@@ -106,12 +107,18 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         )
 
     def create_introspection_payload(self, token: FoundToken | None) -> dict[str, Any]:
-        if token is None:
-            return {"active": False}
-        if token.claims is not None:
-            return _access_token_payload(token)
-        assert token.refresh is not None
-        return _refresh_token_payload(token.refresh)
+        payload = _payload(token)
+        metrics.introspection(payload["active"])
+        return payload
+
+
+def _payload(token: FoundToken | None) -> dict[str, Any]:
+    if token is None:
+        return {"active": False}
+    if token.claims is not None:
+        return _access_token_payload(token)
+    assert token.refresh is not None
+    return _refresh_token_payload(token.refresh)
 
 
 def _access_token_payload(token: FoundToken) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, Response, current_app
 from flask import request as flask_request
 
+from app import metrics
 from app.errors import error_response, safe_error_description
 from app.models.client import AUTH_METHODS, PRIVATE_KEY_JWT, PUBLIC_AUTH_METHOD, SECRET_AUTH_METHODS
 from app.oauth import dpop, dpop_binding
@@ -182,6 +183,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             grant.validate_token_request()
             response = self.handle_response(*grant.create_token_response())
         except OAuth2Error as error:
+            metrics.token_error(error.error)
             response = self.handle_error_response(request, error)
         return response
 

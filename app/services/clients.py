@@ -12,6 +12,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import bindparam, select
 
+from app import metrics
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Authorization, Client
@@ -252,6 +253,8 @@ def delete_client(client_id: str, *, actor_id: int | None = None) -> None:
     )
     db.session.delete(client)
     db.session.commit()
+    if actor_id is not None:  # the console (a client deleting itself is no admin's doing)
+        metrics.revocation(metrics.ADMIN)
 
 
 def rotate_secret(client_id: str, grace_seconds: int = 0, *, actor_id: int | None = None) -> str:

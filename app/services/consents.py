@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from app import metrics
 from app.extensions import db
 from app.models import Client, Consent
 from app.models.types import utcnow
@@ -89,4 +90,5 @@ def revoke_client_access(user_id: int, client_id: str) -> bool:
     authorizations.revoke_user_client_authorizations(user_id, client_id, "consent_revoked")
     audit.record("consent.revoked", user_id=user_id, client_id=client_id)
     db.session.commit()
+    metrics.revocation(metrics.MY_APPS)
     return True

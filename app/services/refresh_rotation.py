@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 from flask import current_app
 from sqlalchemy import bindparam, insert, select
 
+from app import metrics
 from app.extensions import db
 from app.models import Authorization, RefreshToken, User
 from app.models.types import utcnow
@@ -218,6 +219,7 @@ def refuse_reuse(record: RefreshTokenRecord) -> NoReturn:
         detail="a used refresh token came back; its authorization was revoked",
     )  # fmt: skip
     db.session.commit()
+    metrics.refresh_token_reused()
     current_app.logger.warning(
         "refresh token reuse: authorization %s revoked", record.authorization.id
     )

@@ -18,6 +18,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from sqlalchemy import bindparam, exists, select
 
+from app import metrics
 from app.extensions import db
 from app.models import Authorization, Client, RefreshToken, RevokedAccessToken, SigningKey, User
 from app.models.signing_key import STATUS_RETIRED
@@ -214,6 +215,7 @@ def revoke(authorization_id: str | None, access_token_claims: dict[str, Any] | N
     elif access_token_claims is not None:
         revoke_access_token(access_token_claims)
     db.session.commit()
+    metrics.revocation(metrics.TOKEN_ENDPOINT)
 
 
 def save_token_response(token: dict[str, Any], request: Any) -> None:
@@ -221,6 +223,7 @@ def save_token_response(token: dict[str, Any], request: Any) -> None:
     wrote (a new authorization, a refresh token, a spent code or device code, a DPoP jti). Nothing
     is committed when nothing was written: a client_credentials token of an existing authorization
     is signed, not stored."""
+    metrics.token_issued(request.payload.grant_type, request.client.client_id)
     if db.session.registry.has() and db.session().in_transaction():
         db.session.commit()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select
 
+from app import metrics
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import LoginSession, User
@@ -125,12 +126,14 @@ def authenticate(username: str, password: str) -> User | None:
         user.password_hash = hash_password(password)
     audit.record("sign_in.ok", user_id=user.id)
     db.session.commit()
+    metrics.sign_in(ok=True)
     return user
 
 
 def _sign_in_failed(user_id: int | None, reason: str) -> None:
     audit.record("sign_in.failed", user_id=user_id, detail=reason)
     db.session.commit()
+    metrics.sign_in(ok=False)
 
 
 def set_password(username: str, password: str) -> User:
@@ -177,6 +180,7 @@ def disable_user(username: str, *, actor_id: int | None = None) -> User:
     authorizations.revoke_user_authorizations(user.id, "user_disabled")
     audit.record("user.disabled", user_id=user.id, actor_id=actor_id)
     db.session.commit()
+    metrics.revocation(metrics.ADMIN)
     return user
 
 
