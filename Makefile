@@ -5,6 +5,7 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
+LOG_FORMAT ?= $(or $(FLASK_LOG_FORMAT),text)
 PYTEST_ARGS ?=
 
 .PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-scale bench-dpop profile fuzz demo screenshots clean
@@ -26,7 +27,7 @@ migrate: install  ## apply database migrations (flask db upgrade)
 	$(BIN)/flask --app wsgi db upgrade
 
 run: migrate  ## install, migrate, serve with gunicorn on http://$(HOST):$(PORT)
-	FLASK_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket --access-logfile - wsgi:app
+	FLASK_BIND=$(HOST):$(PORT) FLASK_LOG_FORMAT=$(LOG_FORMAT) $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket wsgi:app
 
 test: install  ## install and run every test (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app, jsonify, render_template, reques
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.request_log import note_error
 from app.route_policy import JSON, error_surface
 
 # Seconds a client is asked to wait after a 503 (the database is briefly unreachable).
@@ -122,6 +123,7 @@ def error_response(
     details: Mapping[str, int | str] | None = None,
 ) -> Response:
     """Render one error in the shape the caller expects (JSON or HTML)."""
+    note_error(error)
     if wants_json():
         body = {**(details or {}), "error": error}
         response = jsonify(body | {"error_description": safe_error_description(description)})

@@ -163,6 +163,14 @@ class Settings:
         True, "A count after the response that finds Redis gone is logged, not a 500"
     )
     ratelimit_key_prefix: str = _setting("tessera", "Prefix of rate-limit keys in shared storage")
+    # Request logs
+    request_log: bool = _setting(
+        True,
+        "One log line per request (logger tessera.request, stdout) and the X-Request-ID header",
+    )
+    log_format: str = _setting(
+        "json", '"json" (one object per line) or "text" (one readable line); `make run`: text'
+    )
     # HTTP
     max_content_length: int = _setting(
         64 * 1024,
