@@ -205,6 +205,25 @@ def test_a_throttled_request_gets_its_line_and_header(
     assert written[-1]["request_id"] == "r-429" and written[-1]["error"] == "too_many_requests"
 
 
+# The value of tests/test_request_hooks.py: flask-limiter's module-wide Limiter keeps the first
+# app-wide limit a test process configures, so another value here would depend on test order.
+@pytest.mark.limits(RATELIMIT_DEFAULT="2 per minute")
+def test_a_request_the_limiters_hook_refuses_gets_its_line_and_header(
+    client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = [client.get("/healthz") for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    written = lines(capsys)
+    ids = [answer.headers["X-Request-ID"] for answer in answers]
+    assert [line["request_id"] for line in written] == ids
+    assert written[2] | {"duration_ms": 0, "timestamp": "t", "request_id": "r"} == {
+        "timestamp": "t", "level": "INFO", "logger": "tessera.request", "request_id": "r",
+        "method": "GET", "route": "/healthz", "status": 429, "duration_ms": 0,
+        "error": "too_many_requests",
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "error"),
     [
