@@ -4,12 +4,13 @@
 whose view raised (500) or that a before_request hook refused (400, 413, 429) still gets its
 line, and every response, error pages included, carries ``X-Request-ID``. The line is one
 dict, created when the request arrives; code that learns something adds it through the
-``note_*`` functions (the authenticated client, the user's ``sub``, an error code), and the
+``note_*`` functions (the authenticated client, the user's ``sub``, an error code), a
+teardown_request hook adds the matched URL rule before Flask drops the request, and the
 middleware writes it once through the ``tessera.request`` logger: one ``json.dumps`` (or one
 f-string for ``LOG_FORMAT = "text"``), one LogRecord.
 
 What it never holds: the raw path or query (only the matched URL rule, e.g.
-``/api/v1/photos/<int:photo_id>``), headers, cookies, form fields or any credential. The
+``/api/v1/photos/<photo_id>``), headers, cookies, form fields or any credential. The
 request id is the client's ``X-Request-ID`` when it is 1 to 128 characters of
 ``[A-Za-z0-9._:-]`` (nothing that could forge a line or a field), else a fresh random one.
 """
