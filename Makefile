@@ -6,6 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
 PHOTOPRINT_PORT ?= 8080
+LOG_FORMAT ?= $(or $(FLASK_LOG_FORMAT),text)
 PYTEST_ARGS ?=
 
 .PHONY: help install run migrate test check config-table lint fmt typecheck bench bench-overhead bench-scale bench-dpop profile fuzz demo photoprint screenshots clean
@@ -27,7 +28,7 @@ migrate: install  ## apply database migrations (flask db upgrade)
 	$(BIN)/flask --app wsgi db upgrade
 
 run: migrate  ## install, migrate, serve with gunicorn on http://$(HOST):$(PORT)
-	FLASK_BIND=$(HOST):$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket --access-logfile - wsgi:app
+	FLASK_BIND=$(HOST):$(PORT) FLASK_LOG_FORMAT=$(LOG_FORMAT) $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --preload --no-control-socket wsgi:app
 
 test: install  ## install and run every test (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -56,7 +57,7 @@ demo: migrate  ## seed bob, alice, their photos and the PhotoPrint client
 	$(BIN)/flask --app wsgi demo
 
 photoprint: migrate  ## Tessera on HOST:PORT and the PhotoPrint example on PHOTOPRINT_PORT; bob's story
-	cd examples/photoprint && $(abspath $(BIN))/python launch.py --host $(HOST) --port $(PORT) \
+	cd examples/photoprint && FLASK_LOG_FORMAT=$(LOG_FORMAT) $(abspath $(BIN))/python launch.py --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --photoprint-port $(PHOTOPRINT_PORT)
 
 bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask; bench/results/latest.md

@@ -8,6 +8,9 @@ budget: a kill means a bug or a stuck database, not a slow client's server.
 
 ``logger_class`` redacts tokens, codes and secrets from the access and error logs (LG-01); it
 is set here so that any gunicorn started with this file logs safely, with or without the flag.
+``make run`` leaves the access log off: Tessera's request log (app/request_log.py) writes one
+line per request with more in it, and two lines per request would only add noise. The error
+log, which may quote a URL, still passes through this logger, as does an access log turned on.
 
 The issuer is logged once at start (``when_ready``, in the arbiter with ``--preload``; by each
 worker without it), so a wrong one (``OAUTH_ISSUER``, ``BIND``) shows before a client finds it.

@@ -24,6 +24,7 @@ from app.extensions import (
     login_manager,
 )
 from app.file_modes import secure_instance
+from app.request_log import init_request_log
 from app.route_policy import declare_endpoint, html_errors, no_rate_limit
 from app.session_cookie import LeanCookieSessionInterface
 from app.settings import settings
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrations: bool = Tr
     register_commands(app)
     register_error_handlers(app)
     register_response_headers(app)
+    init_request_log(app)  # last: it wraps the whole WSGI app, ProxyFix included
     return app
 
 

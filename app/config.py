@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from limits import parse_many
 
+from app.request_log import LOG_FORMATS
 from app.settings import EXTENSION_KEY, Settings
 
 # Where the photo API is mounted, under the issuer: its routes, its OpenAPI ``servers`` URL
@@ -245,6 +246,8 @@ def validate(config: Mapping[str, Any]) -> None:
             raise ConfigError(key, "must be a non-negative integer")
     if config["REGISTRATION_MODE"] not in REGISTRATION_MODES:
         raise ConfigError("REGISTRATION_MODE", f"use one of {', '.join(REGISTRATION_MODES)}")
+    if config["LOG_FORMAT"] not in LOG_FORMATS:
+        raise ConfigError("LOG_FORMAT", f"use one of {', '.join(LOG_FORMATS)}")
     _validate_dpop(config)
     _validate_metrics_token(config["METRICS_TOKEN"])
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
+from app.request_log import note_error
 from app.route_policy import JSON, error_surface
 
 # Seconds a client is asked to wait after a 503 (the database is briefly unreachable).
@@ -125,6 +126,7 @@ def error_response(
     """Render one error in the shape the caller expects (JSON or HTML)."""
     if status == 429:  # every throttle's refusal is rendered here, and nothing else is a 429
         metrics.rate_limited()
+    note_error(error)
     if wants_json():
         body = {**(details or {}), "error": error}
         response = jsonify(body | {"error_description": safe_error_description(description)})

@@ -169,6 +169,14 @@ class Settings:
         "Bearer token Prometheus sends to GET /metrics (32+ characters); unset: nothing is "
         "counted and /metrics is 404",
     )
+    # Request logs
+    request_log: bool = _setting(
+        True,
+        "One log line per request (logger tessera.request, stdout) and the X-Request-ID header",
+    )
+    log_format: str = _setting(
+        "json", '"json" (one object per line) or "text" (one readable line); `make run`: text'
+    )
     # HTTP
     max_content_length: int = _setting(
         64 * 1024,

@@ -58,7 +58,8 @@ class LiveServer:
     def __init__(
         self, settings: dict[str, str], log_path: Path, workers: int = 2, access_log: bool = False
     ) -> None:
-        """``access_log``: gunicorn's access log goes to ``log_path`` too, as ``make run``'s."""
+        """``access_log``: gunicorn's access log goes to ``log_path`` too (``make run`` has the
+        request log instead, on stdout, which goes to ``log_path`` either way)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = settings | {"FLASK_OAUTH_ISSUER": self.url}

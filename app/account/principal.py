@@ -13,6 +13,7 @@ from flask import session
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 
 from app.models import LoginSession, User
+from app.request_log import note_subject
 from app.services import login_sessions
 
 
@@ -40,7 +41,10 @@ class SignedInUser(UserMixin):  # type: ignore[misc]
 
 def load_signed_in_user(token: str) -> SignedInUser | None:
     login = login_sessions.resolve(token)
-    return SignedInUser(token, login) if login else None
+    if login is None:
+        return None
+    note_subject(str(login.user.id))  # the request's user, for its log line
+    return SignedInUser(token, login)
 
 
 def configure_login_manager(manager: LoginManager) -> None:

@@ -9,6 +9,7 @@ from flask_login import login_user
 from app.account.forms import LoginForm
 from app.account.principal import SignedInUser, sign_out
 from app.extensions import source_address
+from app.request_log import note_subject
 from app.route_policy import csrf_protected, declare, html_errors, no_rate_limit, rate_limited
 from app.security import safe_next_path
 from app.services import attempts, login_sessions, users
@@ -65,6 +66,7 @@ def login() -> ResponseReturnValue:
             token, login_record = login_sessions.start(user)
             session.permanent = True
             login_user(SignedInUser(token, login_record))
+            note_subject(str(user.id))
             current_app.logger.info("sign-in ok user=%s", user.username)
             return redirect(next_path, code=303)
         current_app.logger.info("sign-in failed")

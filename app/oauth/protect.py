@@ -12,6 +12,7 @@ from flask import request
 from app.errors import TesseraError
 from app.features import Feature, feature_enabled
 from app.oauth import dpop
+from app.request_log import note_client, note_subject
 from app.scopes import has_scope
 from app.security import constant_time_equals
 from app.services.tokens import AccessToken, InvalidToken, check_access_token
@@ -133,6 +134,9 @@ def require_access_token(
             scheme=scheme,
         ) from None
     _check_binding(access, token, scheme, resource_metadata)
+    note_client(access.client_id)
+    if access.user_id is not None:  # a client_credentials token's sub is its client
+        note_subject(str(access.claims["sub"]))
     if scope and not has_scope(access.scope, scope):
         raise BearerError(
             f"This request needs the {scope} scope.",

@@ -49,6 +49,7 @@ from app.oauth.pkce import S256CodeChallenge
 from app.oauth.request_object import RefuseRequestObjects
 from app.oauth.resource_indicators import ResourceIndicators
 from app.oauth.revocation_introspection import Introspection, Revocation
+from app.request_log import note_client, note_error
 from app.scopes import SCOPES_SUPPORTED
 from app.services import clients, tokens
 from app.settings import settings
@@ -155,6 +156,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             raise
         request.auth_method = method
         request.authenticated_client_id = client.client_id  # the per-client budget counts it
+        note_client(client.client_id)
         if endpoint == "token":
             dpop_binding.record_proof(request)
         return client
@@ -197,6 +199,7 @@ class TesseraAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def handle_error_response(self, request: Any, error: OAuth2Error) -> Response:
         """Errors never echo control characters (RFC 6749 §5.2 limits the character set)."""
         dpop_binding.keep_proof_after_error(request)
+        note_error(error.error)
         if error.description:
             error.description = safe_error_description(str(error.description))[:300]
         response: Response = super().handle_error_response(request, error)

@@ -96,10 +96,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGINT, interrupted)  # also when started in the background
     try:
-        processes.append(start([
+        processes.append(start([  # no access log: Tessera writes a line per request
             str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "--bind", bind,
-            "--workers", str(args.workers), "--preload", "--no-control-socket",
-            "--access-logfile", "-", "wsgi:app",
+            "--workers", str(args.workers), "--preload", "--no-control-socket", "wsgi:app",
         ], env, TESSERA))  # fmt: skip
         wait_healthy(f"{tessera_url}/healthz", processes[-1])
         processes.append(start([
