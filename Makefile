@@ -64,7 +64,7 @@ bench: install  ## wrk + auth code flows on SQLite and PostgreSQL vs bare Flask;
 	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.run
 
-bench-overhead: install  ## a toggle's cost on the hot paths, interleaved off/on rounds: TOGGLE=metrics, or ON="K=V" OFF="K=V"; PAIRS, SECONDS, POSTGRESQL=1, IN_PROCESS=CALLS
+bench-overhead: install  ## a toggle's cost on the hot paths, interleaved off/on rounds: TOGGLE=metrics|request_log, or ON="K=V" OFF="K=V"; PAIRS, SECONDS, POSTGRESQL=1, IN_PROCESS=CALLS
 	@command -v wrk >/dev/null || { echo "make bench-overhead needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m bench.overhead $(if $(TOGGLE),--toggle $(TOGGLE)) \
 		$(foreach v,$(ON),--on $(v)) $(foreach v,$(OFF),--off $(v)) \

@@ -83,12 +83,27 @@ def _check_metrics(server: Server, on: bool) -> None:
         raise RuntimeError(f"/metrics counted nothing, or answered on the off side ({on=})")
 
 
+def _check_request_log(server: Server, on: bool) -> None:
+    """Every answer carries X-Request-ID on the on side, none on the off side."""
+    with urllib.request.urlopen(server.url + "/healthz", timeout=10) as response:
+        echoed = response.headers.get("X-Request-ID")
+    if (echoed is not None) != on:
+        raise RuntimeError(f"X-Request-ID {echoed!r} on the {on=} side")
+
+
 TOGGLES = {
     "metrics": Toggle(
         "metrics",
         "Prometheus counting: METRICS_TOKEN set (on) vs unset (off)",
         on={"FLASK_METRICS_TOKEN": METRICS_TOKEN},
         check=_check_metrics,
+    ),
+    "request_log": Toggle(
+        "request_log",
+        "One JSON line per request: REQUEST_LOG on vs off (lines to the server's log file)",
+        on={"FLASK_REQUEST_LOG": "true", "FLASK_LOG_FORMAT": "json"},
+        off={"FLASK_REQUEST_LOG": "false"},
+        check=_check_request_log,
     ),
 }
 
