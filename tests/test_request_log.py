@@ -8,7 +8,9 @@ logger wrote to stdout (JSON by default, ``LOG_FORMAT = "text"`` for people), ne
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -277,3 +279,46 @@ def test_an_unknown_log_format_stops_the_start(
 ) -> None:
     with pytest.raises(ConfigError, match="^LOG_FORMAT: use one of json, text$"):
         create_app(app_config | {"LOG_FORMAT": "yaml"})
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def operator_handler() -> Iterator[_Collect]:
+    """A handler an operator's logging config gave ``tessera.request`` (shipping to a file,
+    syslog, ...); removed afterwards, with the logger's level."""
+    logger = logging.getLogger("tessera.request")
+    handler, level = _Collect(), logger.level
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_an_operators_handler_gets_log_records_with_levels(
+    broken_app: Flask, operator_handler: _Collect, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = broken_app.test_client()
+    ok = client.get("/healthz", headers={"X-Request-ID": "r-ok"})
+    failed = client.get("/api/v1/boom/1", headers={"X-Request-ID": "r-bad"})
+
+    assert (ok.status_code, failed.status_code) == (200, 500)
+    shipped = [(r.name, r.levelname, json.loads(r.getMessage())) for r in operator_handler.records]
+    assert [(name, level, line["request_id"]) for name, level, line in shipped] == [
+        ("tessera.request", "INFO", "r-ok"), ("tessera.request", "ERROR", "r-bad"),
+    ]  # fmt: skip
+
+    logging.getLogger("tessera.request").setLevel(logging.ERROR)  # the operator wants errors only
+    operator_handler.records.clear()
+    capsys.readouterr()
+    client.get("/healthz")
+    client.get("/api/v1/boom/2")
+    assert [r.levelname for r in operator_handler.records] == ["ERROR"]
+    assert [json.loads(x)["status"] for x in capsys.readouterr().out.splitlines()] == [500]
