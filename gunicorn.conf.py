@@ -88,6 +88,8 @@ def post_worker_init(worker: Any) -> None:
 
 
 def _log_issuer(log: Any, app: Any) -> None:
-    from app.settings import settings
+    """Only for Tessera: `make bench` serves its bare Flask yardstick with this file too."""
+    from app.settings import EXTENSION_KEY, settings
 
-    log.info("Tessera's issuer: %s", settings(app).oauth_issuer)
+    if EXTENSION_KEY in getattr(app, "extensions", {}):
+        log.info("Tessera's issuer: %s", settings(app).oauth_issuer)

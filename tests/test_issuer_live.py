@@ -7,6 +7,11 @@ issuer is logged once at start. An operator's OAUTH_ISSUER (instance/config.py) 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,7 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.live import LiveServer, live_settings
+from tests.live import PROJECT_ROOT, LiveServer, free_port, live_settings
 
 pytestmark = pytest.mark.live
 
@@ -57,3 +62,36 @@ def test_an_issuer_the_operator_set_wins_over_the_address(
     assert meta["issuer"] == "http://localhost:5000"
     assert meta["token_endpoint"] == "http://localhost:5000/token"
     assert "Tessera's issuer: http://localhost:5000\n" in server.log()
+
+
+def test_the_config_serves_an_app_that_is_not_tessera(tmp_path: Path) -> None:
+    """`make bench` serves its bare Flask yardstick with gunicorn.conf.py too: the issuer hook
+    must leave such an app alone (it once stopped the arbiter with a KeyError)."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        "--no-control-socket", "--preload", "--config", "gunicorn.conf.py", "bench.bare:app",
+    ]  # fmt: skip
+    LiveServer.starts += 1
+    with (tmp_path / "g.log").open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        answer = None
+        for _ in range(300):
+            if process.poll() is not None:
+                break
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/hello", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    output = (tmp_path / "g.log").read_text()
+    assert answer is not None and answer.json() == {"hello": "world"}, output
+    assert "Tessera's issuer" not in output
