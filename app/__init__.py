@@ -24,6 +24,7 @@ from app.extensions import (
     login_manager,
 )
 from app.file_modes import secure_instance
+from app.flask_app import TesseraFlask
 from app.request_log import init_request_log
 from app.route_policy import declare_endpoint, html_errors, no_rate_limit
 from app.session_cookie import LeanCookieSessionInterface
@@ -38,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrations: bool = Tr
     ``migrations=False`` (wsgi.py) imports Flask-Migrate only when a ``flask db`` command runs:
     alembic, mako and pygments are 11 MiB a server never uses.
     """
-    app = Flask(
+    app = TesseraFlask(
         __name__,
         instance_path=os.environ.get("FLASK_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
         instance_relative_config=True,
